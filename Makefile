@@ -1,0 +1,62 @@
+# static-pod-harness: end-to-end tests of the kubelet's static pods on kind clusters.
+#
+#   make e2e    set up the host (if needed), the node image, a cluster; run the suite
+#   make test   unit tests, then the e2e suite (what CI runs)
+#
+# Settings (make variables, also pytest options of the same meaning):
+#   K8S_VERSION   Kubernetes release, e.g. 1.34.4 (default), 1.33.13, 1.35.4
+#   KIND_CONFIG   kind config path or name in kind-configs/ (default single-node)
+#   NODE_IMAGE    auto | offline | official | <image>   (default auto)
+#   ARTIFACTS     where reports and diagnostics go (default artifacts/)
+#   KEEP_CLUSTER  1 keeps the cluster after the run
+#   PYTEST_ARGS   anything else for pytest, e.g. -k mirror -x
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS_BIN := $(CURDIR)/.tools/bin
+KIND := $(TOOLS_BIN)/kind
+
+K8S_VERSION ?= $(shell $(PYTHON) -m harness.versions k8s)
+KIND_VERSION := $(shell $(PYTHON) -m harness.versions kind)
+KIND_CONFIG ?= single-node
+NODE_IMAGE ?= auto
+ARTIFACTS ?= artifacts
+KEEP_CLUSTER ?=
+PYTEST_ARGS ?=
+
+E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) --node-image=$(NODE_IMAGE) \
+	--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
+	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
+
+.PHONY: e2e test unit lint venv host-setup node-image clean
+
+e2e: venv host-setup
+	$(PY) -m pytest tests/e2e $(E2E_OPTS)
+
+test: venv host-setup lint unit
+	$(PY) -m pytest tests/e2e $(E2E_OPTS)
+
+unit: venv
+	$(PY) -m pytest tests/unit -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit-unit.xml
+
+lint: venv
+	$(VENV)/bin/ruff check harness tests
+	$(VENV)/bin/ruff format --check harness tests
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+host-setup:
+	KIND_VERSION=$(KIND_VERSION) TOOLS_BIN=$(TOOLS_BIN) bash host/setup.sh
+
+node-image: venv host-setup
+	$(PY) -m harness.nodeimage build --k8s-version=$(K8S_VERSION)
+
+clean:
+	rm -rf $(VENV) .tools .pytest-kind $(ARTIFACTS)

@@ -1,0 +1,66 @@
+"""The kind config a cluster is really created from: the user's, plus what this host needs.
+
+Users keep writing plain kind configs (kind-configs/*.yaml). Three kinds of patch are
+added here, only where they are needed, so that the same config works on a laptop, on
+the CI machine and with either node image:
+- host: containerd's `restrict_oom_score_adj` where the capability bounding set lacks
+  CAP_SYS_RESOURCE (runc cannot set the -998 CRI asks for sandboxes), and the kubelet's
+  `failCgroupV1: false` for Kubernetes 1.35+ on cgroup v1 hosts;
+- offline image: no default CNI (kindnetd is not in it; harness.cluster.cni configures
+  the reference plugins), no kube-proxy and no CoreDNS (their images are not built).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.cluster.hostfacts import HostFacts
+from harness.errors import HarnessError
+from harness.versions import KubeVersion
+
+RESTRICT_OOM_SCORE_ADJ = '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
+FAIL_CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
+# kind's own list is [preflight, addon/kube-proxy]; a patch replaces lists whole.
+OFFLINE_SKIP_PHASES_PATCH = (
+    "kind: InitConfiguration\nskipPhases:\n  - preflight\n  - addon/kube-proxy\n  - addon/coredns\n"
+)
+
+
+def load(path: Path) -> dict[str, Any]:
+    try:
+        config = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise HarnessError(f"kind config {path} does not parse: {exc}".replace("\n", " ")) from None
+    except OSError as exc:
+        raise HarnessError(f"cannot read kind config {path}: {exc.strerror}") from None
+    if not isinstance(config, dict) or config.get("kind") != "Cluster" or "kind.x-k8s.io" not in str(
+        config.get("apiVersion", "")
+    ):
+        raise HarnessError(f"{path} is not a kind config (kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4)")
+    return config
+
+
+def render(config: dict[str, Any], *, version: KubeVersion, host: HostFacts, offline_image: bool) -> dict[str, Any]:
+    """A new config with the patches this host and image need (the input is not changed)."""
+    out = {**config}
+    containerd = list(out.get("containerdConfigPatches", []))
+    kubeadm = list(out.get("kubeadmConfigPatches", []))
+    if not host.can_lower_oom_score:
+        containerd.append(RESTRICT_OOM_SCORE_ADJ)
+    if host.cgroup_v1 and version.minor >= 35:
+        kubeadm.append(FAIL_CGROUP_V1_PATCH)
+    if offline_image:
+        out["networking"] = {**out.get("networking", {}), "disableDefaultCNI": True, "kubeProxyMode": "none"}
+        kubeadm.append(OFFLINE_SKIP_PHASES_PATCH)
+    if containerd:
+        out["containerdConfigPatches"] = containerd
+    if kubeadm:
+        out["kubeadmConfigPatches"] = kubeadm
+    return out
+
+
+def node_count(config: dict[str, Any]) -> int:
+    return len(config.get("nodes") or [{"role": "control-plane"}])

@@ -1,0 +1,165 @@
+"""The kubelet of one node: its effective configuration, its health, its journal, its lifecycle.
+
+The configuration is read the way the kubelet reads it: the file named by the running kubelet's
+`--config` flag, with command-line flags taking precedence over the file. Nothing here assumes
+where static pod manifests live: `static_pod_path()` is what this kubelet was told, or None.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from harness.errors import HarnessError
+from harness.node.files import NodeFileNotFound
+from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState
+from harness.waiting import poll_until
+
+if TYPE_CHECKING:
+    from harness.node.node import Node
+
+UNIT = "kubelet"
+# Where kubeadm (and so kind) writes the kubelet's config; used only when no running kubelet says.
+DEFAULT_CONFIG_PATH = "/var/lib/kubelet/config.yaml"
+# The kubelet's own defaults (pkg/kubelet/apis/config/v1beta1/defaults.go).
+DEFAULT_FILE_CHECK_FREQUENCY = "20s"
+DEFAULT_HEALTHZ_BIND_ADDRESS = "127.0.0.1"
+DEFAULT_HEALTHZ_PORT = 10248
+_HEALTHZ_REQUEST_SECONDS = "5"
+
+_GO_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "µs": 1e-6,  # Go takes both the micro sign (U+00B5) and the Greek mu (U+03BC)
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a Go duration string ("20s", "1m0s", "1h2m3.5s", "300ms"), as time.ParseDuration."""
+    body = text.strip()
+    sign = -1.0 if body.startswith("-") else 1.0
+    if body.startswith(("+", "-")):
+        body = body[1:]
+    if body == "0":
+        return 0.0
+    parts = _GO_DURATION_PART.findall(body)
+    if not body or "".join(number + unit for number, unit in parts) != body:
+        raise ValueError(f"not a Go duration: {text!r}")
+    return sign * sum(float(number) * _GO_DURATION_UNITS[unit] for number, unit in parts)
+
+
+def flag_value(argv: list[str], name: str) -> str | None:
+    """The value of `--name=value` or `--name value` in a command line (the last one wins, as in pflag)."""
+    value = None
+    for index, arg in enumerate(argv):
+        if arg.startswith(f"--{name}="):
+            value = arg.split("=", 1)[1]
+        elif arg == f"--{name}" and index + 1 < len(argv):
+            value = argv[index + 1]
+    return value
+
+
+def _config_path(argv: list[str]) -> str:
+    return flag_value(argv, "config") or DEFAULT_CONFIG_PATH
+
+
+class Kubelet:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.service = Service(node, UNIT)
+
+    def __repr__(self) -> str:
+        return f"Kubelet({self.node.name})"
+
+    def pid(self) -> int | None:
+        return self.service.main_pid
+
+    def command_line(self) -> list[str]:
+        """The running kubelet's argv; empty when it is not running."""
+        pid = self.pid()
+        if pid is None:
+            return []
+        try:
+            raw = self.node.file(f"/proc/{pid}/cmdline").read_bytes()
+        except NodeFileNotFound:  # it exited between the two reads
+            return []
+        return raw.decode().rstrip("\0").split("\0")
+
+    def config_path(self) -> str:
+        return _config_path(self.command_line())
+
+    def config(self) -> dict[str, Any]:
+        """The KubeletConfiguration file as a dict (flags given on the command line not merged in)."""
+        return self._config_at(self.command_line())
+
+    def static_pod_path(self) -> str | None:
+        """Where this kubelet reads static pod manifests from; None when it reads none."""
+        argv = self.command_line()
+        flag = flag_value(argv, "pod-manifest-path")
+        path = flag if flag is not None else self._config_at(argv).get("staticPodPath")
+        return path or None
+
+    def file_check_frequency(self) -> float:
+        """Seconds between the kubelet's re-reads of the manifest path (besides inotify)."""
+        argv = self.command_line()
+        flag = flag_value(argv, "file-check-frequency")
+        value = flag if flag is not None else self._config_at(argv).get("fileCheckFrequency")
+        return parse_go_duration(value or DEFAULT_FILE_CHECK_FREQUENCY)
+
+    def journal(self, since: datetime | str) -> str:
+        """The kubelet's journal since a moment (a datetime, or any --since form journalctl takes)."""
+        when = f"@{int(since.timestamp())}" if isinstance(since, datetime) else since
+        return self.node.run(
+            "journalctl", "-u", UNIT, "--since", when, "--no-pager", "-o", "short-precise"
+        ).stdout
+
+    def healthz(self) -> bool:
+        return self._healthy(self._healthz_url())
+
+    def stop(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        return self.service.stop(timeout)
+
+    def start(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        state = self.service.start(timeout)
+        self._wait_healthy(timeout)
+        return state
+
+    def restart(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        """Restart; return once a new kubelet process runs and answers healthz."""
+        state = self.service.restart(timeout)
+        self._wait_healthy(timeout)
+        return state
+
+    def _config_at(self, argv: list[str]) -> dict[str, Any]:
+        path = _config_path(argv)
+        loaded = yaml.safe_load(self.node.file(path).read_text())
+        if loaded is not None and not isinstance(loaded, dict):
+            raise HarnessError(f"{self.node.name}:{path} is not a KubeletConfiguration mapping")
+        return loaded or {}
+
+    def _healthz_url(self) -> str:
+        config = self.config()
+        address = config.get("healthzBindAddress") or DEFAULT_HEALTHZ_BIND_ADDRESS
+        port = config.get("healthzPort", DEFAULT_HEALTHZ_PORT)
+        host = f"[{address}]" if ":" in address else address
+        return f"http://{host}:{port}/healthz"
+
+    def _healthy(self, url: str) -> bool:
+        return self.node.run("curl", "-sf", "--max-time", _HEALTHZ_REQUEST_SECONDS, url, check=False).ok
+
+    def _wait_healthy(self, timeout: float) -> None:
+        url = self._healthz_url()
+        poll_until(
+            lambda: self._healthy(url),
+            timeout=timeout,
+            expected=f"the kubelet on {self.node.name} to answer {url}",
+        )

@@ -1,0 +1,93 @@
+"""systemd units inside a node: start, stop and restart that return only once systemd agrees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from harness.waiting import poll_until
+
+if TYPE_CHECKING:
+    from harness.node.node import Node
+
+DEFAULT_UNIT_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class UnitState:
+    active_state: str
+    sub_state: str
+    main_pid: int | None
+
+    @property
+    def running(self) -> bool:
+        # "active" alone is not enough: only "active (running)" with a MainPID means the main
+        # process is up (not still in ExecStartPre, not exiting, not a oneshot that finished).
+        return self.active_state == "active" and self.sub_state == "running" and self.main_pid is not None
+
+    @property
+    def stopped(self) -> bool:
+        return self.active_state in ("inactive", "failed") and self.main_pid is None
+
+    def __str__(self) -> str:
+        return f"ActiveState={self.active_state} SubState={self.sub_state} MainPID={self.main_pid or 0}"
+
+
+class Service:
+    """One systemd unit inside a node (`name` as systemctl takes it: "kubelet", "containerd")."""
+
+    def __init__(self, node: Node, name: str) -> None:
+        self.node = node
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Service({self.node.name}:{self.name})"
+
+    def state(self) -> UnitState:
+        output = self.node.run("systemctl", "show", "-p", "ActiveState,SubState,MainPID", self.name).stdout
+        values = dict(line.split("=", 1) for line in output.splitlines() if "=" in line)
+        main_pid = int(values.get("MainPID", "0"))
+        return UnitState(values.get("ActiveState", ""), values.get("SubState", ""), main_pid or None)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state().active_state == "active"
+
+    @property
+    def main_pid(self) -> int | None:
+        return self.state().main_pid
+
+    def stop(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        self._systemctl("stop")
+        return self._wait(lambda state: state.stopped, "stopped", timeout)
+
+    def start(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        self._systemctl("start")
+        return self._wait(lambda state: state.running, "running", timeout)
+
+    def restart(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        """Restart and return once a new main process runs (a different MainPID from before)."""
+        before = self.main_pid
+        self._systemctl("restart")
+        return self._wait(
+            lambda state: state.running and state.main_pid != before,
+            f"running with a MainPID other than {before}",
+            timeout,
+        )
+
+    def _systemctl(self, verb: str) -> None:
+        # --no-block: systemctl only queues the job; the bounded wait below is what decides.
+        self.node.run("systemctl", "--no-block", verb, self.name)
+
+    def _wait(self, wanted: Callable[[UnitState], bool], description: str, timeout: float) -> UnitState:
+        def probe() -> UnitState | None:
+            state = self.state()
+            return state if wanted(state) else None
+
+        return poll_until(
+            probe,
+            timeout=timeout,
+            expected=f"{self.name} on {self.node.name} {description}",
+            describe=lambda: str(self.state()),
+        )

@@ -1,0 +1,115 @@
+"""Assemble the node image the way kind's `build node-image` does, without a registry.
+
+kind's buildImage runs its base image with `sleep infinity`, copies kubeadm, kubelet and
+kubectl to /usr/bin, writes /kind/version, imports image archives into containerd's
+k8s.io namespace with the pinned label, and `docker commit`s with kind's entrypoint. It
+also fetches every image that is not a kube-* tarball from a registry, which cannot
+work here; this module imports our own archives instead.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+
+from harness.nodeimage.binaries import BuildError
+
+ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
+LABEL_VERSION = "static-pod-harness.k8s-version"
+LABEL_INPUTS = "static-pod-harness.inputs"
+IMPORT_DIR = "/kind/images"
+
+
+def base_image(client: docker.DockerClient, rootfs_tar: Path, name: str) -> None:
+    """docker import the rootfs, then set what `import --change` cannot (STOPSIGNAL on 20.10)."""
+    with rootfs_tar.open("rb") as src:
+        client.api.import_image_from_stream(src, repository=name + "-import")
+    dockerfile = (
+        f"FROM {name}-import\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT {ENTRYPOINT}\n"
+    ).encode()
+    try:
+        client.images.build(fileobj=io.BytesIO(dockerfile), tag=name, pull=False, rm=True)
+    finally:
+        client.images.remove(name + "-import")
+
+
+def image_exists(client: docker.DockerClient, name: str) -> bool:
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def find_image(client: docker.DockerClient, name: str, inputs: str) -> bool:
+    """Is `name` an image this builder made from the same inputs?"""
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return image.labels.get(LABEL_INPUTS) == inputs
+
+
+def _tar(files: Iterable[tuple[str, bytes | Path, int]]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, content, mode in files:
+            data = content.read_bytes() if isinstance(content, Path) else content
+            info = tarfile.TarInfo(path.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _run(container: Container, script: str) -> str:
+    code, output = container.exec_run(["bash", "-euo", "pipefail", "-c", script])
+    text = output.decode(errors="replace")
+    if code != 0:
+        raise BuildError(f"in the build container, `{script.strip()}` failed ({code}): {text.strip()[-1500:]}")
+    return text
+
+
+def assemble(
+    client: docker.DockerClient,
+    *,
+    base: str,
+    name: str,
+    version_tag: str,
+    inputs: str,
+    node_binaries: dict[str, Path],
+    archives: list[Path],
+    expected_images: list[str],
+) -> str:
+    """Make image `name`; it is tagged only after every expected image is in containerd."""
+    container = client.containers.run(base, ["infinity"], entrypoint="sleep", detach=True,
+                                      security_opt=["seccomp=unconfined"], labels={LABEL_INPUTS: "build"})
+    try:
+        files = [(f"/usr/bin/{n}", path, 0o755) for n, path in node_binaries.items() if n != "crictl"]
+        files.append(("/usr/local/bin/crictl", node_binaries["crictl"], 0o755))
+        files.append(("/kind/version", version_tag.encode(), 0o644))
+        files += [(f"{IMPORT_DIR}/{a.name}", a, 0o644) for a in archives]
+        container.put_archive("/", _tar(files))
+        _run(container, "nohup containerd >/var/log/containerd-build.log 2>&1 &\n"
+                        "for i in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done; ctr version >/dev/null")
+        for archive in archives:
+            _run(container, "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned "
+                            f"--all-platforms --no-unpack --digests {IMPORT_DIR}/{archive.name}")
+        present = set(_run(container, "ctr --namespace=k8s.io images list -q").split())
+        missing = [image for image in expected_images if image not in present]
+        if missing:
+            raise BuildError(f"containerd in the image lacks {missing} after import (has {sorted(present)})")
+        _run(container, f"pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; rm -rf {IMPORT_DIR}")
+        container.stop(timeout=1)
+        image = container.commit(changes=[
+            f"ENTRYPOINT {ENTRYPOINT}", "CMD []", f"LABEL {LABEL_VERSION}={version_tag}", f"LABEL {LABEL_INPUTS}={inputs}",
+        ])
+    finally:
+        container.remove(force=True)
+    repository, tag = name.rsplit(":", 1)
+    image.tag(repository, tag)
+    return name

@@ -1,0 +1,147 @@
+"""Kubernetes, etcd, crictl and pause binaries, built here from Go modules and C.
+
+Each Go component is built in a throw-away Go module of its own (so that their
+dependency graphs never mix) with the Go module cache and build cache shared, as
+upstream builds them: CGO_ENABLED=0, -trimpath, tags selinux,notest, version ldflags.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+from harness.nodeimage import gomodule
+from harness.nodeimage.stages import log
+from harness.versions import KubeVersion
+
+KUBERNETES_COMMANDS = (
+    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl",
+)
+# The node's binaries (kind's node image puts them in /usr/bin); the rest go into images.
+NODE_BINARIES = ("kubelet", "kubeadm", "kubectl")
+# Only this cri-tools release is served by the module proxy here; crictl speaks CRI v1
+# to any containerd 1.7+, so one release serves every Kubernetes version.
+CRICTL_VERSION = "v1.34.0"
+GO_TAGS = "selinux,notest"
+
+
+class BuildError(HarnessError):
+    pass
+
+
+@dataclass(frozen=True)
+class GoBuild:
+    """One `go build` of some packages inside a throw-away module."""
+
+    module_dir: Path
+    gomod: str
+    packages: tuple[str, ...]
+    ldflags: str
+    out: Path  # a directory when several packages are built, else the binary's path
+
+    def run(self) -> None:
+        self.module_dir.mkdir(parents=True, exist_ok=True)
+        (self.module_dir / "go.mod").write_text(self.gomod)
+        (self.module_dir / "go.sum").unlink(missing_ok=True)
+        env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
+        cmd = ["go", "build", "-trimpath", "-tags", GO_TAGS, "-ldflags", self.ldflags,
+               "-o", f"{self.out}/" if len(self.packages) > 1 else str(self.out), *self.packages]
+        start = time.monotonic()
+        proc = subprocess.run(cmd, cwd=self.module_dir, env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            errors = [line for line in proc.stderr.splitlines() if not line.startswith("go: downloading")]
+            raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
+        log(f"  go build {' '.join(p.rsplit('/', 1)[-1] for p in self.packages)}: {time.monotonic() - start:.0f} s")
+
+
+def version_ldflags(version: KubeVersion, build_date: str) -> str:
+    """What hack/lib/version.sh sets: kubeadm reads gitVersion to choose image tags."""
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [
+            f"-X {pkg}.gitVersion={version.tag}", f"-X {pkg}.gitMajor={version.major}",
+            f"-X {pkg}.gitMinor={version.minor}", f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.buildDate={build_date}",
+        ]
+    return " ".join(flags)
+
+
+def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
+    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    gomod_text = k8s.gomod.read_text()
+    release_date = _module_time(k8s)
+    GoBuild(
+        module_dir=work / "kubernetes",
+        gomod=gomodule.render_gomod(
+            "static-pod-harness.local/build/kubernetes", version.tag, gomod_text,
+            gomodule.go_directive(gomod_text),
+        ),
+        packages=tuple(f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBERNETES_COMMANDS),
+        ldflags=version_ldflags(version, release_date),
+        out=out,
+    ).run()
+
+
+def etcd_version(version: KubeVersion) -> str:
+    """The etcd release kubeadm of this Kubernetes version deploys, e.g. 3.6.5-0."""
+    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    constants = (k8s.dir / "cmd/kubeadm/app/constants/constants.go").read_text()
+    match = re.search(r'DefaultEtcdVersion\s*=\s*"([^"]+)"', constants)
+    if not match:
+        raise BuildError(f"no DefaultEtcdVersion in kubeadm constants of {version.tag}")
+    return match.group(1)
+
+
+def build_etcd(image_tag: str, work: Path, out: Path) -> None:
+    """etcd's server module has its main package at the module root."""
+    release = "v" + image_tag.split("-")[0]
+    module = "go.etcd.io/etcd/server/v3"
+    gomodule.download(module, release)
+    GoBuild(
+        module_dir=work / "etcd",
+        gomod=f"module static-pod-harness.local/build/etcd\n\ngo 1.24\n\nrequire {module} {release}\n",
+        packages=(module,),
+        ldflags="-s -w",
+        out=out / "etcd",
+    ).run()
+
+
+def build_crictl(work: Path, out: Path) -> None:
+    module = "sigs.k8s.io/cri-tools"
+    gomodule.download(module, CRICTL_VERSION)
+    GoBuild(
+        module_dir=work / "crictl",
+        gomod=f"module static-pod-harness.local/build/crictl\n\ngo 1.24\n\nrequire {module} {CRICTL_VERSION}\n",
+        packages=(f"{module}/cmd/crictl",),
+        ldflags=f"-s -w -X {module}/pkg/version.Version={CRICTL_VERSION}",
+        out=out / "crictl",
+    ).run()
+
+
+def build_pause(version: KubeVersion, pause_tag: str, out: Path) -> None:
+    """Kubernetes' own pause.c (build/pause/linux in k8s.io/kubernetes), linked statically."""
+    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    source = k8s.dir / "build/pause/linux/pause.c"
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        raise BuildError("a C compiler is needed for the pause binary: apt-get install gcc libc6-dev")
+    proc = subprocess.run(
+        [cc, "-Os", "-static", "-Wall", "-Werror", f"-DVERSION=v{pause_tag}", "-o", str(out / "pause"), str(source)],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"compiling {source} failed: {proc.stderr.strip()}")
+    subprocess.run(["strip", str(out / "pause")], check=True)
+
+
+def _module_time(module: gomodule.Module) -> str:
+    info = module.gomod.with_suffix(".info")
+    match = re.search(r'"Time":"([^"]+)"', info.read_text()) if info.exists() else None
+    return match.group(1) if match else "1970-01-01T00:00:00Z"

@@ -1,0 +1,82 @@
+"""A throw-away Go module that builds Kubernetes components from the Go module proxy.
+
+`go install k8s.io/kubernetes/cmd/kubelet@vX` does not work: k8s.io/kubernetes's go.mod
+requires its staging modules (k8s.io/api, k8s.io/client-go, ...) at v0.0.0 and replaces
+them with ./staging paths. A module of our own that requires k8s.io/kubernetes and
+replaces each of those with its published v0.<minor>.<patch> resolves normally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+v0\.0\.0\s*$", re.MULTILINE)
+
+
+class GoModuleError(HarnessError):
+    """A Go module could not be resolved (unknown version, proxy unreachable)."""
+
+
+@dataclass(frozen=True)
+class Module:
+    path: str
+    version: str
+    dir: Path
+    gomod: Path
+
+
+def download(path: str, version: str, *, env: dict[str, str] | None = None) -> Module:
+    """`go mod download` one module and return where the Go module cache put it."""
+    proc = subprocess.run(
+        ["go", "mod", "download", "-json", f"{path}@{version}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd="/",
+    )
+    try:
+        info = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        info = {"Error": proc.stderr.strip() or proc.stdout.strip()}
+    if proc.returncode != 0 or "Error" in info:
+        raise GoModuleError(
+            f"cannot get Go module {path}@{version}: {str(info.get('Error')).splitlines()[0]} "
+            "(is it a released version, and does the Go module proxy answer? see `go env GOPROXY`)"
+        )
+    return Module(path, info["Version"], Path(info["Dir"]), Path(info["GoMod"]))
+
+
+def staging_modules(kubernetes_gomod: str) -> list[str]:
+    """The staging modules that k8s.io/kubernetes's go.mod requires at v0.0.0."""
+    return sorted(set(STAGING_REQUIRE.findall(kubernetes_gomod)))
+
+
+def render_gomod(module_name: str, k8s_version: str, kubernetes_gomod: str, go_directive: str) -> str:
+    """go.mod for a module that builds k8s.io/kubernetes at `k8s_version` (e.g. v1.34.4)."""
+    staging_version = "v0." + k8s_version.removeprefix("v").split(".", 1)[1]
+    lines = [
+        f"module {module_name}",
+        "",
+        f"go {go_directive}",
+        "",
+        f"require k8s.io/kubernetes {k8s_version}",
+        "",
+        "replace (",
+        *(f"\t{m} => {m} {staging_version}" for m in staging_modules(kubernetes_gomod)),
+        ")",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def go_directive(gomod: str) -> str:
+    match = re.search(r"^go\s+(\S+)", gomod, re.MULTILINE)
+    if not match:
+        raise GoModuleError("go.mod has no go directive")
+    return match.group(1)

@@ -1,0 +1,93 @@
+"""Container images for what kubeadm runs as static pods and what containerd runs as sandbox.
+
+kind never pulls: kubeadm's preflight phase is skipped and every image uses
+IfNotPresent, so each image a cluster starts must already be in the node's containerd
+under its exact registry.k8s.io name. The names come from the freshly built kubeadm
+(`kubeadm config images list`) and from kind's containerd config (the sandbox image).
+Each image is FROM scratch with one static binary, which is all these components need.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import tarfile
+from pathlib import Path
+
+import docker
+
+from harness.nodeimage.binaries import BuildError
+
+# Images kubeadm lists that an offline cluster does without: the offline kind config
+# sets kubeProxyMode: none and skips the CoreDNS addon (no test needs Services or DNS).
+NOT_BUILT = ("kube-proxy", "coredns")
+
+
+def kubeadm_images(kubeadm: Path, version_tag: str) -> list[str]:
+    proc = subprocess.run(
+        [str(kubeadm), "config", "images", "list", "--kubernetes-version", version_tag],
+        capture_output=True, text=True,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"kubeadm config images list failed: {proc.stderr.strip()}")
+    return [line.strip() for line in proc.stdout.splitlines() if line.strip()]
+
+
+def sandbox_image(containerd_config: str) -> str:
+    match = re.search(r'sandbox_image\s*=\s*"([^"]+)"', containerd_config)
+    if not match:
+        raise BuildError("kind's containerd config names no sandbox_image")
+    return match.group(1)
+
+
+def component(image: str) -> str:
+    """registry.k8s.io/kube-apiserver:v1.34.4 -> kube-apiserver."""
+    return image.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def wanted_images(kubeadm_list: list[str], sandbox: str) -> dict[str, list[str]]:
+    """Binary name -> the image names it must be preloaded under."""
+    wanted: dict[str, list[str]] = {}
+    for image in [*kubeadm_list, sandbox]:
+        name = component(image)
+        if name in NOT_BUILT:
+            continue
+        wanted.setdefault(name, [])
+        if image not in wanted[name]:
+            wanted[name].append(image)
+    return wanted
+
+
+def _context(binary: Path) -> io.BytesIO:
+    dockerfile = (
+        "FROM scratch\n"
+        f"COPY {binary.name} /usr/local/bin/{binary.name}\n"
+        "ENV PATH=/usr/local/bin:/usr/bin:/bin\n"
+        f'ENTRYPOINT ["/usr/local/bin/{binary.name}"]\n'
+    ).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("Dockerfile")
+        info.size = len(dockerfile)
+        tar.addfile(info, io.BytesIO(dockerfile))
+        tar.add(binary, arcname=binary.name)
+    buf.seek(0)
+    return buf
+
+
+def save_image_archives(client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path) -> list[Path]:
+    """Build a one-binary image and docker-save it once per name (an archive carries one tag)."""
+    image, _ = client.images.build(fileobj=_context(binary), custom_context=True, pull=False, rm=True)
+    archives = []
+    try:
+        for name in names:
+            image.tag(name)
+            archive = out_dir / (re.sub(r"[^\w.-]+", "_", name) + ".tar")
+            with archive.open("wb") as out:
+                for chunk in client.api.get_image(name):
+                    out.write(chunk)
+            archives.append(archive)
+    finally:
+        client.images.remove(image.id, force=True)  # with every tag given above
+    return archives

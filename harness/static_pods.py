@@ -1,0 +1,198 @@
+"""Static pods placed on nodes, and what the kubelet and the API server make of them.
+
+A StaticPod is one manifest file in one node's staticPodPath. Its questions are
+answered from both sides: the node (crictl: is a container of this pod running?) and
+the API server (the mirror pod `<name>-<node>`). Waits on the mirror use API watches;
+waits on the node poll crictl, since the kubelet has no event stream for them.
+StaticPods places them for one test and removes them all afterwards, waiting until the
+kubelet has really stopped them, so that the next test starts clean.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kubernetes import client as k8s
+
+from harness.cluster.cluster import Cluster
+from harness.errors import HarnessError
+from harness.node import ContainerStatus, Node
+from harness.settings import Settings
+from harness.staticpod import Manifest, mirror_pod_name, unique_name
+from harness.waiting import hold_for, poll_until, watch_until
+
+# Default timeouts (seconds), multiplied by --timeout-scale. The kubelet re-lists its
+# manifest directory every fileCheckFrequency (20 s) besides reacting to inotify, and
+# upstream's node e2e tests allow two minutes for mirror pod changes.
+MIRROR_TIMEOUT = 120
+NODE_TIMEOUT = 120
+
+
+@dataclass
+class StaticPod:
+    """One manifest on one node: `path` is where the kubelet reads it."""
+
+    node: Node
+    path: str
+    manifest: Manifest
+    core: k8s.CoreV1Api
+    settings: Settings
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name
+
+    @property
+    def namespace(self) -> str:
+        """The kubelet puts a static pod without a namespace into "default"."""
+        return self.manifest.namespace or "default"
+
+    @property
+    def mirror_name(self) -> str:
+        return mirror_pod_name(self.name, self.node.name)
+
+    # --- the manifest file -------------------------------------------------------------
+    def rewrite(self, manifest: Manifest) -> StaticPod:
+        """Replace the file's content (atomically) with `manifest`."""
+        self.node.file(self.path).write_bytes(manifest.to_yaml())
+        self.manifest = manifest
+        return self
+
+    def remove_file(self) -> None:
+        self.node.file(self.path).remove()
+
+    # --- the API side: the mirror pod -------------------------------------------------
+    def mirror(self) -> k8s.V1Pod | None:
+        try:
+            return self.core.read_namespaced_pod(self.mirror_name, self.namespace)
+        except k8s.ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
+    def wait_for_mirror(self, condition: Callable[[k8s.V1Pod], bool] = lambda p: True,
+                        expected: str = "present") -> k8s.V1Pod:
+        return watch_until(
+            self.core.list_namespaced_pod, lambda pod: pod is not None and condition(pod),
+            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            expected=f"mirror pod {self.namespace}/{self.mirror_name} {expected}",
+            namespace=self.namespace, field_selector=f"metadata.name={self.mirror_name}",
+        )
+
+    def wait_for_running_mirror(self) -> k8s.V1Pod:
+        return self.wait_for_mirror(lambda p: p.status.phase == "Running" and _all_ready(p), "Running and Ready")
+
+    def wait_for_new_mirror(self, old_uid: str) -> k8s.V1Pod:
+        return self.wait_for_mirror(lambda p: p.metadata.uid != old_uid, f"with a UID other than {old_uid}")
+
+    def wait_for_mirror_gone(self) -> None:
+        watch_until(
+            self.core.list_namespaced_pod, lambda pod: pod is None,
+            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            expected=f"mirror pod {self.namespace}/{self.mirror_name} deleted",
+            namespace=self.namespace, field_selector=f"metadata.name={self.mirror_name}",
+        )
+
+    # --- the node side: what the container runtime runs ---------------------------------
+    def containers(self) -> list[ContainerStatus]:
+        """This pod's containers on the node, newest first (crictl ps -a)."""
+        found = self.node.crictl.containers(
+            all=True, label={"io.kubernetes.pod.name": self.mirror_name,
+                             "io.kubernetes.pod.namespace": self.namespace},
+        )
+        return sorted(found, key=lambda c: c.created_at, reverse=True)
+
+    def running_container(self, name: str | None = None) -> ContainerStatus | None:
+        wanted = name or self.manifest.container_names[0]
+        return next((c for c in self.containers() if c.name == wanted and c.state == "CONTAINER_RUNNING"), None)
+
+    def wait_running(self, name: str | None = None,
+                     other_than: ContainerStatus | None = None) -> ContainerStatus:
+        """The running container `name` (default: the first), optionally a new one."""
+        def probe() -> ContainerStatus | None:
+            running = self.running_container(name)
+            return running if running and (other_than is None or running.id != other_than.id) else None
+
+        expected = f"a running container of {self.mirror_name} on {self.node.name}"
+        return poll_until(probe, timeout=self.settings.timeout(NODE_TIMEOUT),
+                          expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
+                          describe=self._describe_containers)
+
+    def wait_containers_gone(self) -> None:
+        poll_until(lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
+                   timeout=self.settings.timeout(NODE_TIMEOUT),
+                   expected=f"no running container of {self.mirror_name} on {self.node.name}",
+                   describe=self._describe_containers)
+
+    def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:
+        """The container keeps running: same id, same attempt, for `window` seconds."""
+        def identity() -> tuple[str, int] | None:
+            now = self.running_container(container.name)
+            return (now.id, now.attempt) if now else None
+
+        hold_for(identity, window=window, unchanged_from=(container.id, container.attempt),
+                 expected=f"container {container.name} of {self.mirror_name} running unchanged")
+
+    def _describe_containers(self) -> str:
+        rows = [f"{c.name} {c.id[:13]} {c.state} attempt={c.attempt}" for c in self.containers()]
+        return "; ".join(rows) or "no containers"
+
+
+def _all_ready(pod: k8s.V1Pod) -> bool:
+    statuses = pod.status.container_statuses or []
+    return bool(statuses) and all(s.ready for s in statuses)
+
+
+@dataclass
+class StaticPods:
+    """Places static pods for one test and takes them all away afterwards."""
+
+    cluster: Cluster
+    settings: Settings
+    image: str  # the suite's test image, loaded into every node
+    placed: list[StaticPod] = field(default_factory=list)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    extra_files: list[tuple[Node, str]] = field(default_factory=list)
+
+    def default_node(self) -> Node:
+        """Where tests place pods unless they say otherwise: a worker if there is one."""
+        return (self.cluster.workers or [self.cluster.control_plane])[0]
+
+    def manifest(self, fixture: str = "testapp", prefix: str | None = None) -> Manifest:
+        """A fixture manifest with the test image and a name no other test uses."""
+        base = Manifest.from_fixture(fixture, image=self.image)
+        return base.with_name(unique_name(prefix or base.name))
+
+    def manifest_dir(self, node: Node) -> str:
+        path = node.kubelet.static_pod_path()
+        if not path:
+            raise HarnessError(f"the kubelet on {node.name} has no staticPodPath: it runs no static pods")
+        return path
+
+    def place(self, manifest: Manifest, *, node: Node | None = None, filename: str | None = None,
+              data: bytes | None = None) -> StaticPod:
+        """Write `manifest` (or raw `data`) into the node's staticPodPath, atomically."""
+        node = node or self.default_node()
+        path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
+        node.file(path).write_bytes(manifest.to_yaml() if data is None else data)
+        pod = StaticPod(node, path, manifest, self.cluster.core, self.settings)
+        self.placed.append(pod)
+        return pod
+
+    def place_file(self, node: Node, path: str, data: bytes) -> None:
+        """A file that is not a pod of ours (a malformed manifest, a dot-file): removed at the end."""
+        node.file(path).write_bytes(data)
+        self.extra_files.append((node, path))
+
+    def cleanup(self) -> None:
+        """Remove every file placed; wait until the kubelet stopped the pods and their mirrors went."""
+        for node, path in self.extra_files:
+            node.file(path).remove()
+        for pod in self.placed:
+            pod.node.file(pod.path).remove()
+        for pod in self.placed:
+            pod.wait_containers_gone()
+            pod.wait_for_mirror_gone()

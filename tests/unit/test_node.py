@@ -1,0 +1,407 @@
+"""Node, its files, systemd units and the kubelet, against a fake docker container."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from docker.errors import NotFound
+
+from harness.errors import HarnessError
+from harness.node import (
+    DEFAULT_COMMAND_TIMEOUT,
+    Node,
+    NodeCommandError,
+    NodeFileNotFound,
+    parse_go_duration,
+)
+from harness.waiting import WaitTimeout
+
+Reply = tuple[int, bytes, bytes]
+KILL_AFTER = "--kill-after=5"
+
+
+class FakeContainer:
+    """Stands for docker's Container: exec_run answers from `reply`, every call is logged."""
+
+    def __init__(self, reply: Callable[[list[str]], Reply] | None = None, name: str = "kind-worker") -> None:
+        self.name = name
+        self.labels = {"io.x-k8s.kind.role": "worker", "io.x-k8s.kind.cluster": "kind"}
+        self.reply = reply or (lambda argv: (0, b"", b""))
+        self.log: list[tuple[Any, ...]] = []
+        self.put_archive_result: bool | Exception = True
+
+    def exec_run(self, cmd: list[str], demux: bool) -> tuple[int, tuple[bytes | None, bytes | None]]:
+        assert demux
+        self.log.append(("exec", cmd))
+        code, out, err = self.reply(unwrap(cmd))
+        return code, (out or None, err or None)
+
+    def put_archive(self, path: str, data: bytes) -> bool:
+        self.log.append(("put_archive", path, data))
+        if isinstance(self.put_archive_result, Exception):
+            raise self.put_archive_result
+        return self.put_archive_result
+
+    def commands(self) -> list[list[str]]:
+        return [unwrap(entry[1]) for entry in self.log if entry[0] == "exec"]
+
+
+def unwrap(cmd: list[str]) -> list[str]:
+    """The command without the coreutils `timeout` guard Node puts around it."""
+    return cmd[3:] if cmd[:2] == ["timeout", KILL_AFTER] else cmd
+
+
+def node_with(reply: Callable[[list[str]], Reply] | None = None) -> tuple[Node, FakeContainer]:
+    container = FakeContainer(reply)
+    return Node(container), container  # type: ignore[arg-type]
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+def test_node_name_and_role_come_from_the_container() -> None:
+    node, _ = node_with()
+    assert (node.name, node.role) == ("kind-worker", "worker")
+
+
+def test_run_decodes_output_under_a_timeout_guard() -> None:
+    node, container = node_with(lambda argv: (0, b"hello\n", b""))
+    result = node.run("echo", "hello")
+    assert (result.argv, result.exit_code, result.stdout, result.stderr) == (
+        ("echo", "hello"),
+        0,
+        "hello\n",
+        "",
+    )
+    assert container.log == [
+        ("exec", ["timeout", KILL_AFTER, f"{DEFAULT_COMMAND_TIMEOUT:g}", "echo", "hello"])
+    ]
+
+
+def test_run_without_timeout_runs_argv_as_is() -> None:
+    node, container = node_with()
+    node.run("true", timeout=None)
+    assert container.log == [("exec", ["true"])]
+
+
+def test_check_raises_with_node_command_exit_code_and_stderr_tail() -> None:
+    stderr = "".join(f"line {n}\n" for n in range(30)).encode()
+    node, _ = node_with(lambda argv: (2, b"", stderr))
+    with pytest.raises(NodeCommandError) as caught:
+        node.run("ls", "/nope")
+    message = str(caught.value)
+    assert message.startswith("`ls /nope` on node kind-worker exited with 2; stderr:\nline 10\n")
+    assert "line 9\n" not in message and message.endswith("line 29")
+    assert isinstance(caught.value, HarnessError)
+    assert caught.value.result.exit_code == 2
+
+
+def test_check_false_returns_the_failure() -> None:
+    node, _ = node_with(lambda argv: (1, b"", b"no"))
+    assert node.run("false", check=False).exit_code == 1
+
+
+def test_a_timed_out_command_says_so() -> None:
+    node, _ = node_with(lambda argv: (124, b"", b""))
+    with pytest.raises(NodeCommandError, match=r"^`sleep 99` on node kind-worker timed out after 2s$"):
+        node.run("sleep", "99", timeout=2)
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def test_write_bytes_copies_a_dot_file_then_renames_it_into_place() -> None:
+    node, container = node_with()
+    node.file("/etc/kubernetes/manifests/web.yaml").write_bytes(b"kind: Pod\n\x00\xff", mode=0o600)
+
+    (put, move) = container.log
+    assert put[0] == "put_archive" and put[1] == "/etc/kubernetes/manifests"
+    with tarfile.open(fileobj=io.BytesIO(put[2])) as archive:
+        (member,) = archive.getmembers()
+        content = archive.extractfile(member).read()  # type: ignore[union-attr]
+    assert member.name.startswith(".web.yaml.") and "/" not in member.name
+    assert (member.mode, member.uid, member.gid, member.isfile()) == (0o600, 0, 0, True)
+    assert content == b"kind: Pod\n\x00\xff"
+    assert unwrap(move[1]) == [
+        "mv",
+        "-f",
+        "--",
+        f"/etc/kubernetes/manifests/{member.name}",
+        "/etc/kubernetes/manifests/web.yaml",
+    ]
+
+
+def test_write_text_encodes_and_keeps_the_default_mode() -> None:
+    node, container = node_with()
+    node.file("/tmp/a.yaml").write_text("é")
+    with tarfile.open(fileobj=io.BytesIO(container.log[0][2])) as archive:
+        (member,) = archive.getmembers()
+        assert (member.mode, archive.extractfile(member).read()) == (0o644, "é".encode())  # type: ignore[union-attr]
+
+
+def test_a_failed_rename_removes_the_dot_file() -> None:
+    node, container = node_with(
+        lambda argv: (1, b"", b"mv: cannot move") if argv[0] == "mv" else (0, b"", b"")
+    )
+    with pytest.raises(NodeCommandError, match="mv: cannot move"):
+        node.file("/etc/m/web.yaml").write_bytes(b"x")
+    staging = container.commands()[0][3]
+    assert container.commands()[1] == ["rm", "-f", "--", staging]
+
+
+def test_writing_into_a_missing_directory_is_file_not_found() -> None:
+    node, container = node_with()
+    container.put_archive_result = NotFound("no such dir")
+    with pytest.raises(NodeFileNotFound, match="kind-worker:/etc/missing does not exist"):
+        node.file("/etc/missing/web.yaml").write_bytes(b"x")
+    with pytest.raises(FileNotFoundError):
+        node.file("/etc/missing/web.yaml").write_bytes(b"x")
+
+
+def test_read_bytes_is_byte_exact_and_missing_files_are_not_found() -> None:
+    def reply(argv: list[str]) -> Reply:
+        if argv == ["cat", "--", "/etc/a"]:
+            return 0, b"\x00\xffdata", b""
+        return 1, b"", f"cat: {argv[-1]}: No such file or directory".encode()
+
+    node, _ = node_with(reply)
+    assert node.file("/etc/a").read_bytes() == b"\x00\xffdata"
+    with pytest.raises(NodeFileNotFound):
+        node.file("/etc/b").read_text()
+
+
+def test_exists_is_dir_and_mode() -> None:
+    def reply(argv: list[str]) -> Reply:
+        if argv[0] == "test":
+            return (0 if (argv[1], argv[2]) in {("-e", "/etc/m"), ("-d", "/etc/m")} else 1), b"", b""
+        return 0, b"755\n", b""
+
+    node, _ = node_with(reply)
+    manifests = node.file("/etc/m/")
+    assert manifests.path == "/etc/m"
+    assert manifests.exists and manifests.is_dir and manifests.mode == 0o755
+    assert not node.file("/etc/x").exists
+
+
+def test_relative_paths_are_refused() -> None:
+    node, _ = node_with()
+    with pytest.raises(HarnessError, match="absolute"):
+        node.file("etc/x")
+
+
+def test_remove_is_strict_unless_missing_ok() -> None:
+    node, container = node_with(lambda argv: (1, b"", b"rm: cannot remove '/a': No such file or directory"))
+    with pytest.raises(NodeFileNotFound):
+        node.file("/a").remove()
+    node, container = node_with()
+    node.file("/a").remove(missing_ok=True)
+    assert container.commands() == [["rm", "-f", "--", "/a"]]
+
+
+def test_listdir_includes_dot_files_sorted() -> None:
+    node, container = node_with(lambda argv: (0, b"web.yaml\x00.web.yaml.1a2b.tmp\x00etcd.yaml\x00", b""))
+    assert node.listdir("/etc/m") == [".web.yaml.1a2b.tmp", "etcd.yaml", "web.yaml"]
+    assert container.commands() == [
+        ["find", "/etc/m", "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"]
+    ]
+
+
+def test_makedirs_and_move() -> None:
+    node, container = node_with()
+    node.makedirs("/etc/m2")
+    node.move("/etc/m/web.yaml", "/tmp/web.yaml")
+    assert container.commands() == [
+        ["mkdir", "-p", "--", "/etc/m2"],
+        ["mv", "-f", "--", "/etc/m/web.yaml", "/tmp/web.yaml"],
+    ]
+
+
+# --- systemd and the kubelet ---------------------------------------------------------------------
+
+
+class FakeKubeletNode:
+    """A node whose kubelet runs with a given command line and config file; restarts change its pid."""
+
+    def __init__(self, cmdline: list[str] | None, files: dict[str, str]) -> None:
+        self.cmdline = cmdline
+        self.files = files
+        self.pid = 4242 if cmdline is not None else 0
+        self.healthy = True
+
+    def reply(self, argv: list[str]) -> Reply:
+        match argv:
+            case ["systemctl", "show", "-p", "ActiveState,SubState,MainPID", "kubelet"]:
+                state = (
+                    "ActiveState=active\nSubState=running"
+                    if self.pid
+                    else "ActiveState=inactive\nSubState=dead"
+                )
+                return 0, f"MainPID={self.pid}\n{state}\n".encode(), b""
+            case ["systemctl", "--no-block", "restart", "kubelet"]:
+                self.pid += 1
+                return 0, b"", b""
+            case ["cat", "--", path] if path == f"/proc/{self.pid}/cmdline" and self.cmdline:
+                return 0, ("\0".join(self.cmdline) + "\0").encode(), b""
+            case ["cat", "--", path] if path in self.files:
+                return 0, self.files[path].encode(), b""
+            case ["cat", "--", path]:
+                return 1, b"", f"cat: {path}: No such file or directory".encode()
+            case ["curl", "-sf", "--max-time", "5", _]:
+                return (0 if self.healthy else 7), b"ok", b""
+        raise AssertionError(f"unexpected command {argv}")
+
+
+def kubelet_node(
+    cmdline: list[str] | None, files: dict[str, str]
+) -> tuple[Node, FakeContainer, FakeKubeletNode]:
+    fake = FakeKubeletNode(cmdline, files)
+    node, container = node_with(fake.reply)
+    return node, container, fake
+
+
+CUSTOM_CONFIG = """\
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+staticPodPath: /srv/static
+fileCheckFrequency: 1m0s
+healthzBindAddress: 127.0.0.1
+healthzPort: 10299
+"""
+
+
+def test_kubelet_config_is_found_through_the_running_kubelets_command_line() -> None:
+    node, container, _ = kubelet_node(
+        ["/usr/bin/kubelet", "--kubeconfig=/etc/kubernetes/kubelet.conf", "--config=/srv/kubelet.yaml"],
+        {"/srv/kubelet.yaml": CUSTOM_CONFIG},
+    )
+    assert node.kubelet.pid() == 4242
+    assert node.kubelet.config_path() == "/srv/kubelet.yaml"
+    assert node.kubelet.config()["healthzPort"] == 10299
+    assert node.kubelet.static_pod_path() == "/srv/static"
+    assert node.kubelet.file_check_frequency() == 60.0
+    assert ["cat", "--", "/proc/4242/cmdline"] in container.commands()
+
+
+def test_the_config_flag_may_come_as_two_arguments() -> None:
+    node, _, _ = kubelet_node(
+        ["/usr/bin/kubelet", "--config", "/srv/kubelet.yaml"], {"/srv/kubelet.yaml": CUSTOM_CONFIG}
+    )
+    assert node.kubelet.static_pod_path() == "/srv/static"
+
+
+def test_flags_take_precedence_over_the_config_file() -> None:
+    node, _, _ = kubelet_node(
+        [
+            "/usr/bin/kubelet",
+            "--config=/srv/kubelet.yaml",
+            "--pod-manifest-path=/opt/pods",
+            "--file-check-frequency=5s",
+        ],
+        {"/srv/kubelet.yaml": CUSTOM_CONFIG},
+    )
+    assert node.kubelet.static_pod_path() == "/opt/pods"
+    assert node.kubelet.file_check_frequency() == 5.0
+
+
+def test_unset_static_pod_path_is_none_and_frequency_defaults_to_20s() -> None:
+    minimal = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n"
+    node, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": minimal})
+    assert node.kubelet.static_pod_path() is None
+    assert node.kubelet.file_check_frequency() == 20.0
+
+
+def test_a_stopped_kubelet_falls_back_to_kubeadms_config_path() -> None:
+    node, _, _ = kubelet_node(None, {"/var/lib/kubelet/config.yaml": CUSTOM_CONFIG})
+    assert node.kubelet.pid() is None
+    assert node.kubelet.command_line() == []
+    assert node.kubelet.static_pod_path() == "/srv/static"
+
+
+def test_a_config_that_is_not_a_mapping_is_refused() -> None:
+    node, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": "- a\n- b\n"})
+    with pytest.raises(HarnessError, match="not a KubeletConfiguration"):
+        node.kubelet.config()
+
+
+def test_healthz_uses_the_configured_address_and_port() -> None:
+    node, container, fake = kubelet_node(
+        ["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": CUSTOM_CONFIG}
+    )
+    assert node.kubelet.healthz()
+    assert container.commands()[-1][-1] == "http://127.0.0.1:10299/healthz"
+    fake.healthy = False
+    assert not node.kubelet.healthz()
+
+
+def test_kubelet_restart_waits_for_a_new_pid_and_health() -> None:
+    node, container, _ = kubelet_node(
+        ["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": CUSTOM_CONFIG}
+    )
+    state = node.kubelet.restart()
+    assert state.main_pid == 4243 and state.running
+    assert ["systemctl", "--no-block", "restart", "kubelet"] in container.commands()
+    assert container.commands()[-1][0] == "curl"
+
+
+def test_kubelet_restart_times_out_when_health_never_comes() -> None:
+    node, _, fake = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": CUSTOM_CONFIG})
+    fake.healthy = False
+    with pytest.raises(
+        WaitTimeout,
+        match=r"expected the kubelet on kind-worker to answer http://127.0.0.1:10299/healthz within 0s",
+    ):
+        node.kubelet.restart(timeout=0)
+
+
+def test_a_service_that_does_not_come_back_times_out_with_its_state() -> None:
+    def reply(argv: list[str]) -> Reply:
+        if argv[:2] == ["systemctl", "show"]:
+            return 0, b"ActiveState=activating\nSubState=start-pre\nMainPID=0\n", b""
+        return 0, b"", b""
+
+    node, _ = node_with(reply)
+    with pytest.raises(WaitTimeout) as caught:
+        node.service("containerd").start(timeout=0)
+    assert str(caught.value) == (
+        "expected containerd on kind-worker running within 0s; "
+        "last seen: ActiveState=activating SubState=start-pre MainPID=0"
+    )
+
+
+def test_journal_since_a_datetime_uses_epoch_seconds() -> None:
+    node, container = node_with(lambda argv: (0, b"-- No entries --\n", b""))
+    since = datetime(2024, 11, 27, 7, 0, 0, 900000, tzinfo=UTC)
+    assert node.kubelet.journal(since) == "-- No entries --\n"
+    assert container.commands() == [
+        ["journalctl", "-u", "kubelet", "--since", "@1732690800", "--no-pager", "-o", "short-precise"]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("20s", 20.0),
+        ("1m0s", 60.0),
+        ("1h2m3.5s", 3723.5),
+        ("300ms", 0.3),
+        ("1.5h", 5400.0),
+        ("2us", 2e-6),
+        ("2µs", 2e-6),  # the micro sign, as Go writes it
+        ("0", 0.0),
+        ("-1m", -60.0),
+        ("+.5s", 0.5),
+    ],
+)
+def test_parse_go_duration(text: str, seconds: float) -> None:
+    assert parse_go_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["", "20", "1d", "s", "1m 0s", "--1s", "1.2.3s"])
+def test_parse_go_duration_refuses_non_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a Go duration"):
+        parse_go_duration(text)

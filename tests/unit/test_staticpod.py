@@ -1,0 +1,204 @@
+"""The static pod model: fixtures, derived manifests and the kubelet's naming rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+from harness.errors import HarnessError
+from harness.staticpod import (
+    DEFAULT_NAMESPACE,
+    IMAGE_PLACEHOLDER,
+    MANIFEST_FIXTURES,
+    Manifest,
+    PlacedManifest,
+    mirror_pod_name,
+    read_raw_fixture,
+    unique_name,
+)
+
+IMAGE = "static-pod-harness/testapp:0123456789ab"
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+ONE_CONTAINER = {"containers": [{"name": "a"}]}
+
+
+@pytest.fixture
+def web() -> Manifest:
+    return Manifest.from_fixture("testapp", image=IMAGE)
+
+
+@pytest.mark.parametrize("fixture", ["testapp", "two-containers", "exits", "no-kind"])
+def test_every_parseable_fixture_loads_with_the_image_substituted(fixture: str) -> None:
+    manifest = Manifest.from_fixture(fixture, image=IMAGE)
+    assert {manifest.image_of(c) for c in manifest.container_names} == {IMAGE}
+    assert IMAGE_PLACEHOLDER.encode() not in manifest.to_yaml()
+
+
+def test_testapp_fixture_is_the_articles_example_on_our_image(web: Manifest) -> None:
+    assert web.name == "static-web"
+    assert web.labels == {"app": "static-web"}
+    assert web.namespace is None
+    pod = web.to_dict()
+    assert pod["spec"]["containers"][0]["imagePullPolicy"] == "Never"
+    assert pod["spec"]["terminationGracePeriodSeconds"] == 5
+
+
+def test_no_kind_fixture_has_no_type_meta() -> None:
+    pod = Manifest.from_fixture("no-kind", image=IMAGE).to_dict()
+    assert "apiVersion" not in pod
+    assert "kind" not in pod
+
+
+def test_malformed_fixture_is_refused_by_name_and_readable_raw() -> None:
+    with pytest.raises(HarnessError, match=r"malformed\.yaml is not YAML .*read_raw_fixture") as info:
+        Manifest.from_fixture("malformed", image=IMAGE)
+    assert "\n" not in str(info.value)
+    raw = read_raw_fixture("malformed")
+    assert raw == (MANIFEST_FIXTURES / "malformed.yaml").read_bytes()
+    with pytest.raises(yaml.YAMLError):
+        yaml.safe_load(raw)
+
+
+def test_unknown_fixture_lists_the_ones_there_are() -> None:
+    with pytest.raises(HarnessError, match=r"no manifest fixture 'nope' .*testapp"):
+        Manifest.from_fixture("nope", image=IMAGE)
+    with pytest.raises(HarnessError):
+        read_raw_fixture("../manifests/testapp")
+
+
+@pytest.mark.parametrize(
+    ("pod", "problem"),
+    [
+        ([], "not a mapping"),
+        ({"kind": "Deployment", "metadata": {"name": "x"}, "spec": ONE_CONTAINER}, "kind is 'Deployment'"),
+        ({"apiVersion": "apps/v1", "metadata": {"name": "x"}, "spec": ONE_CONTAINER}, "apiVersion is 'app"),
+        ({"spec": ONE_CONTAINER}, "metadata.name"),
+        ({"metadata": {"name": "x"}, "spec": {"containers": []}}, "spec.containers"),
+        ({"metadata": {"name": "x"}, "spec": {"containers": [{"image": "i"}]}}, "no name"),
+    ],
+)
+def test_a_non_pod_is_refused(pod: object, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        Manifest(pod)  # type: ignore[arg-type]
+
+
+def test_a_fixture_that_is_not_a_pod_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "deploy.yaml").write_text("kind: Deployment\nmetadata: {name: x}\n")
+    monkeypatch.setattr("harness.staticpod.MANIFEST_FIXTURES", tmp_path)
+    with pytest.raises(HarnessError, match=r"deploy\.yaml is not a Pod manifest: kind is 'Deployment'"):
+        Manifest.from_fixture("deploy", image=IMAGE)
+
+
+def test_derivations_return_new_manifests_and_leave_the_original_alone(web: Manifest) -> None:
+    before = web.to_dict()
+    derived = (
+        web.with_name("other")
+        .with_namespace("kube-system")
+        .with_labels({"app.kubernetes.io/name": "x"}, tier="web")
+        .with_annotations(note="n")
+        .with_image("img:2")
+        .with_env("app", VERSION_LABEL="v2", POD_NAME="fixed")
+        .with_args("app", "serve", "--term-delay=3s")
+        .with_grace_period(30)
+        .with_restart_policy("Never")
+    )
+    assert web.to_dict() == before
+    assert derived.name == "other"
+    assert derived.namespace == "kube-system"
+    assert derived.labels == {"app": "static-web", "app.kubernetes.io/name": "x", "tier": "web"}
+    assert derived.annotations == {"note": "n"}
+    assert derived.image_of("app") == "img:2"
+    container = derived.to_dict()["spec"]["containers"][0]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"] == {"name": "POD_NAME", "value": "fixed"}  # valueFrom replaced
+    assert "valueFrom" in env["NODE_NAME"]
+    assert env["VERSION_LABEL"]["value"] == "v2"
+    assert container["args"] == ["serve", "--term-delay=3s"]
+    assert derived.to_dict()["spec"]["terminationGracePeriodSeconds"] == 30
+    assert derived.to_dict()["spec"]["restartPolicy"] == "Never"
+
+
+def test_with_namespace_none_removes_it(web: Manifest) -> None:
+    assert web.with_namespace("x").with_namespace(None).namespace is None
+
+
+def test_with_image_can_target_one_container() -> None:
+    pair = Manifest.from_fixture("two-containers", image=IMAGE)
+    changed = pair.with_image("img:2", container="sidecar")
+    assert (changed.image_of("web"), changed.image_of("sidecar")) == (IMAGE, "img:2")
+
+
+def test_naming_an_unknown_container_says_which_there_are(web: Manifest) -> None:
+    with pytest.raises(ValueError, match=r"no container 'nope' \(has \['app'\]\)"):
+        web.with_env("nope", A="b")
+
+
+def test_without_type_meta(web: Manifest) -> None:
+    pod = web.without_type_meta().to_dict()
+    assert "apiVersion" not in pod
+    assert "kind" not in pod
+    assert pod["metadata"]["name"] == "static-web"
+
+
+def test_accessors_return_copies(web: Manifest) -> None:
+    web.labels["app"] = "changed"
+    web.to_dict()["metadata"]["name"] = "changed"
+    assert web.labels == {"app": "static-web"}
+    assert web.name == "static-web"
+
+
+def test_yaml_and_json_render_the_same_pod_in_order(web: Manifest) -> None:
+    assert yaml.safe_load(web.to_yaml()) == json.loads(web.to_json()) == web.to_dict()
+    assert web.to_yaml().startswith(b"apiVersion: v1\nkind: Pod\n")
+
+
+def test_manifests_compare_by_content(web: Manifest) -> None:
+    same = Manifest.from_fixture("testapp", image=IMAGE)
+    assert web == same
+    assert hash(web) == hash(same)
+    assert web != web.with_grace_period(1)
+
+
+def test_mirror_name_lower_cases_the_node_name() -> None:
+    assert mirror_pod_name("static-web", "kind-worker") == "static-web-kind-worker"
+    assert mirror_pod_name("static-web", "Kind-Worker2") == "static-web-kind-worker2"
+
+
+def test_unique_names_are_fresh_dns1123_labels() -> None:
+    names = {unique_name("static-web") for _ in range(50)}
+    assert len(names) == 50
+    assert all(DNS1123_LABEL.match(n) and n.startswith("static-web-") for n in names)
+
+
+@pytest.mark.parametrize("prefix", ["test_mirror[1.34-Kind]", "x" * 100, "--", "a-" * 40])
+def test_unique_name_makes_any_prefix_fit(prefix: str) -> None:
+    name = unique_name(prefix)
+    assert DNS1123_LABEL.match(name), name
+    assert len(name) <= 63
+    assert len(mirror_pod_name(name, "n" * 63)) <= 253
+
+
+def test_placed_manifest_knows_its_mirror(web: Manifest) -> None:
+    placed = PlacedManifest.in_directory("Kind-Control-Plane", "/etc/kubernetes/manifests", web)
+    assert placed.path == PurePosixPath("/etc/kubernetes/manifests/static-web.yaml")
+    assert placed.mirror_name == "static-web-kind-control-plane"
+    assert placed.namespace == DEFAULT_NAMESPACE
+    assert placed.content() == web.to_yaml()
+    assert PlacedManifest.in_directory("n", "/m", web.with_namespace("ns")).namespace == "ns"
+
+
+def test_placed_manifest_writes_json_for_a_json_path(web: Manifest) -> None:
+    placed = PlacedManifest.in_directory("n", "/m", web, filename="web.json")
+    assert placed.content() == web.to_json()
+    assert PlacedManifest.in_directory("n", "/m", web, filename=".web.yaml.bak").content() == web.to_yaml()
+
+
+def test_placed_manifests_are_values(web: Manifest) -> None:
+    a = PlacedManifest.in_directory("n", "/m", web)
+    same = Manifest.from_fixture("testapp", image=IMAGE)
+    assert a == PlacedManifest("n", PurePosixPath("/m/static-web.yaml"), same)
+    assert len({a, a}) == 1

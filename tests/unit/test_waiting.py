@@ -1,0 +1,275 @@
+"""harness.waiting with a fake clock (instant) and fake API list/watch functions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kubernetes.client import V1ListMeta, V1ObjectMeta, V1Pod, V1PodList, V1PodStatus
+from kubernetes.client.exceptions import ApiException
+
+from harness.waiting import HoldBroken, WaitTimeout, hold_for, poll_until, watch_until
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def test_poll_until_returns_the_first_truthy_value(clock: FakeClock) -> None:
+    values = iter([None, False, 0, "ready"])
+    result = poll_until(lambda: next(values), timeout=10, expected="x", clock=clock, sleep=clock.sleep)
+    assert result == "ready"
+    assert clock.sleeps == [0.5, 0.5, 0.5]
+
+
+def test_poll_until_timeout_says_what_how_long_and_last_seen(clock: FakeClock) -> None:
+    with pytest.raises(WaitTimeout) as caught:
+        poll_until(lambda: [], timeout=5, expected="the file to appear", clock=clock, sleep=clock.sleep)
+    assert str(caught.value) == "expected the file to appear within 5s; last seen: []"
+    assert isinstance(caught.value, AssertionError)
+    assert clock.now == pytest.approx(1005.0)
+
+
+def test_poll_until_uses_describe_for_the_last_state(clock: FakeClock) -> None:
+    with pytest.raises(WaitTimeout, match=r"within 2s; last seen: kubelet inactive$"):
+        poll_until(
+            lambda: None,
+            timeout=2,
+            expected="kubelet active",
+            describe=lambda: "kubelet inactive",
+            clock=clock,
+            sleep=clock.sleep,
+        )
+
+
+def test_a_failing_describe_does_not_hide_the_timeout(clock: FakeClock) -> None:
+    def describe() -> str:
+        raise RuntimeError("node gone")
+
+    with pytest.raises(WaitTimeout, match="could not describe the state: RuntimeError: node gone"):
+        poll_until(lambda: None, timeout=1, expected="x", describe=describe, clock=clock, sleep=clock.sleep)
+
+
+def test_poll_until_retries_listed_exceptions_and_reports_them(clock: FakeClock) -> None:
+    def probe() -> None:
+        raise ConnectionError("refused")
+
+    with pytest.raises(WaitTimeout, match="last seen: ConnectionError: refused"):
+        poll_until(
+            probe, timeout=3, expected="x", retry_on=(ConnectionError,), clock=clock, sleep=clock.sleep
+        )
+
+
+def test_poll_until_recovers_after_retried_exceptions(clock: FakeClock) -> None:
+    outcomes: Iterator[Any] = iter([ConnectionError("refused"), "up"])
+
+    def probe() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert (
+        poll_until(probe, timeout=3, expected="x", retry_on=(OSError,), clock=clock, sleep=clock.sleep)
+        == "up"
+    )
+
+
+def test_poll_until_lets_other_exceptions_through(clock: FakeClock) -> None:
+    def probe() -> None:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        poll_until(
+            probe, timeout=3, expected="x", retry_on=(ConnectionError,), clock=clock, sleep=clock.sleep
+        )
+    assert clock.sleeps == []
+
+
+def test_hold_for_returns_the_held_value_after_the_window(clock: FakeClock) -> None:
+    assert hold_for(lambda: "abc", window=10, expected="same", clock=clock, sleep=clock.sleep) == "abc"
+    assert clock.now == pytest.approx(1010.0)
+
+
+def test_hold_for_fails_as_soon_as_the_value_changes(clock: FakeClock) -> None:
+    values = iter(["c1", "c1", "c1", "c2", "c3"])
+    with pytest.raises(HoldBroken) as caught:
+        hold_for(
+            lambda: next(values), window=10, expected="container c1 to stay", clock=clock, sleep=clock.sleep
+        )
+    assert str(caught.value) == "expected container c1 to stay for 10s; after 1.0s saw 'c2' instead of 'c1'"
+    assert (caught.value.held, caught.value.seen) == ("c1", "c2")
+
+
+def test_hold_for_compares_with_unchanged_from_even_when_none(clock: FakeClock) -> None:
+    with pytest.raises(HoldBroken, match="saw 'pod' instead of None"):
+        hold_for(
+            lambda: "pod", window=5, expected="absent", unchanged_from=None, clock=clock, sleep=clock.sleep
+        )
+    assert (
+        hold_for(
+            lambda: None, window=5, expected="absent", unchanged_from=None, clock=clock, sleep=clock.sleep
+        )
+        is None
+    )
+
+
+# --- watch_until -------------------------------------------------------------------------------
+
+
+def pod(name: str, uid: str, phase: str, rv: str) -> V1Pod:
+    return V1Pod(
+        metadata=V1ObjectMeta(name=name, namespace="default", uid=uid, resource_version=rv),
+        status=V1PodStatus(phase=phase),
+    )
+
+
+class FakeApi:
+    """A list function whose successive lists, and the streams of the watches that follow, are scripted."""
+
+    def __init__(self, lists: list[list[V1Pod]], streams: list[list[Any]], clock: FakeClock) -> None:
+        self.lists = lists
+        self.streams = streams
+        self.clock = clock
+        self.list_calls: list[dict[str, Any]] = []
+        self.stream_calls: list[dict[str, Any]] = []
+        self.stopped = 0
+
+    def list_namespaced_pod(self, **kwargs: Any) -> V1PodList:
+        self.list_calls.append(kwargs)
+        items = self.lists.pop(0)
+        return V1PodList(items=items, metadata=V1ListMeta(resource_version=f"list-{len(self.list_calls)}"))
+
+    def new_watch(self) -> FakeApi:
+        return self
+
+    def stream(self, func: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        assert func == self.list_namespaced_pod
+        self.stream_calls.append(kwargs)
+        for step in self.streams.pop(0):
+            if isinstance(step, BaseException):
+                raise step
+            if isinstance(step, float):  # time passing with nothing happening
+                self.clock.now += step
+                continue
+            yield step
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+def run_watch(api: FakeApi, predicate: Any, timeout: float = 30) -> Any:
+    return watch_until(
+        api.list_namespaced_pod,
+        predicate,
+        timeout=timeout,
+        expected="the mirror pod Running",
+        new_watch=api.new_watch,
+        clock=api.clock,
+        namespace="default",
+        field_selector="metadata.name=web",
+    )
+
+
+def running(obj: V1Pod | None) -> bool:
+    return obj is not None and obj.status.phase == "Running"
+
+
+def test_watch_until_returns_at_once_when_the_list_already_matches(clock: FakeClock) -> None:
+    api = FakeApi([[pod("web", "u1", "Running", "5")]], [], clock)
+    assert run_watch(api, running).metadata.uid == "u1"
+    assert api.list_calls == [{"namespace": "default", "field_selector": "metadata.name=web"}]
+    assert api.stream_calls == []
+
+
+def test_an_empty_list_means_absent(clock: FakeClock) -> None:
+    api = FakeApi([[]], [], clock)
+    assert run_watch(api, lambda obj: obj is None) is None
+
+
+def test_watch_until_watches_from_the_lists_resource_version(clock: FakeClock) -> None:
+    events = [
+        {"type": "MODIFIED", "object": pod("web", "u1", "Pending", "6")},
+        {"type": "MODIFIED", "object": pod("web", "u1", "Running", "7")},
+    ]
+    api = FakeApi([[pod("web", "u1", "Pending", "5")]], [events], clock)
+    assert run_watch(api, running).metadata.resource_version == "7"
+    (call,) = api.stream_calls
+    assert call["resource_version"] == "list-1"
+    assert call["timeout_seconds"] == 30
+    assert call["field_selector"] == "metadata.name=web"
+    assert api.stopped == 1
+
+
+def test_a_deleted_event_shows_the_predicate_none(clock: FakeClock) -> None:
+    events = [{"type": "DELETED", "object": pod("web", "u1", "Running", "6")}]
+    api = FakeApi([[pod("web", "u1", "Running", "5")]], [events], clock)
+    assert run_watch(api, lambda obj: obj is None) is None
+
+
+def test_a_replacement_is_seen_through_delete_then_add(clock: FakeClock) -> None:
+    events = [
+        {"type": "DELETED", "object": pod("web", "u1", "Running", "6")},
+        {"type": "ADDED", "object": pod("web", "u2", "Pending", "7")},
+    ]
+    api = FakeApi([[pod("web", "u1", "Running", "5")]], [events], clock)
+    replaced = run_watch(api, lambda obj: obj is not None and obj.metadata.uid != "u1")
+    assert replaced.metadata.uid == "u2"
+
+
+def test_a_watch_that_ends_is_resumed_from_the_last_event(clock: FakeClock) -> None:
+    streams = [
+        [{"type": "MODIFIED", "object": pod("web", "u1", "Pending", "6")}, 10.0],
+        [{"type": "MODIFIED", "object": pod("web", "u1", "Running", "8")}],
+    ]
+    api = FakeApi([[pod("web", "u1", "Pending", "5")]], streams, clock)
+    assert run_watch(api, running).metadata.resource_version == "8"
+    assert [call["resource_version"] for call in api.stream_calls] == ["list-1", "6"]
+    assert api.stream_calls[1]["timeout_seconds"] == 20
+    assert len(api.list_calls) == 1
+
+
+def test_gone_leads_to_a_fresh_list(clock: FakeClock) -> None:
+    lists = [[pod("web", "u1", "Pending", "5")], [pod("web", "u1", "Running", "9")]]
+    api = FakeApi(lists, [[ApiException(status=410, reason="Expired")]], clock)
+    assert run_watch(api, running).metadata.resource_version == "9"
+    assert len(api.list_calls) == 2
+
+
+def test_other_api_errors_propagate(clock: FakeClock) -> None:
+    api = FakeApi(
+        [[pod("web", "u1", "Pending", "5")]], [[ApiException(status=403, reason="Forbidden")]], clock
+    )
+    with pytest.raises(ApiException):
+        run_watch(api, running)
+
+
+def test_watch_until_times_out_describing_the_last_object(clock: FakeClock) -> None:
+    streams = [[{"type": "MODIFIED", "object": pod("web", "u1", "Pending", "6")}, 31.0]]
+    api = FakeApi([[pod("web", "u1", "Pending", "5")]], streams, clock)
+    with pytest.raises(WaitTimeout) as caught:
+        run_watch(api, running)
+    assert str(caught.value) == (
+        "expected the mirror pod Running within 30s; last seen: default/web uid=u1 phase=Pending"
+    )
+
+
+def test_watch_until_timeout_when_absent(clock: FakeClock) -> None:
+    api = FakeApi([[]], [[31.0]], clock)
+    with pytest.raises(WaitTimeout, match="last seen: absent"):
+        run_watch(api, running)
