@@ -25,8 +25,8 @@ VERDICTS = ("confirmed", "refuted", "partly")
 
 # The article's claims, restated briefly (full text: shared/docs/seed-claims.md).
 CLAIMS: dict[str, str] = {
-    "S1": "A static pod is managed by the kubelet from a local directory, by default /etc/kubernetes/manifests.",
-    "S2": "The directory is set by --pod-manifest-path (deprecated) or staticPodPath; it may be a single file.",
+    "S1": "The kubelet manages a static pod from a local directory, by default /etc/kubernetes/manifests.",
+    "S2": "The directory is set by --pod-manifest-path (deprecated) or staticPodPath; may be a single file.",
     "S3": "The kubelet watches the directory and creates, updates and deletes pods from its files.",
     "S4": "Static pods are not scheduled through the API server.",
     "S5": "Static pods run while the API server is down; that is how the control plane bootstraps.",
@@ -84,14 +84,16 @@ class ClaimsReport:
         rows = []
         for claim, text in CLAIMS.items():
             evidence = self.evidence.get(claim, [])
-            rows.append({
-                "claim": claim,
-                "text": text,
-                "verdict": self.verdict(claim),
-                "kubernetes": str(version),
-                "tests": [{"test": e.test, "verdict": e.verdict, "outcome": e.outcome} for e in evidence],
-                "evidence": " ".join(e.note for e in evidence if e.note and e.outcome == "passed"),
-            })
+            rows.append(
+                {
+                    "claim": claim,
+                    "text": text,
+                    "verdict": self.verdict(claim),
+                    "kubernetes": str(version),
+                    "tests": [{"test": e.test, "verdict": e.verdict, "outcome": e.outcome} for e in evidence],
+                    "evidence": " ".join(e.note for e in evidence if e.note and e.outcome == "passed"),
+                }
+            )
         return rows
 
     def write(self, directory: Path, version: KubeVersion) -> None:
@@ -106,5 +108,7 @@ class ClaimsReport:
         ]
         for row in rows:
             tests = "<br>".join(f"`{t['test'].split('::')[-1]}` ({t['outcome']})" for t in row["tests"])
-            lines.append(f"| {row['claim']}: {row['text']} | **{row['verdict']}** | {row['evidence']} | {tests} |")
+            lines.append(
+                f"| {row['claim']}: {row['text']} | **{row['verdict']}** | {row['evidence']} | {tests} |"
+            )
         (directory / "claims.md").write_text("\n".join(lines) + "\n")

@@ -52,20 +52,31 @@ def collect(artifacts: Path, nodeid: str, pods: StaticPods) -> Bundle:
     nodes = {p.node.name: p.node for p in pods.placed} or {pods.default_node().name: pods.default_node()}
     for name, node in nodes.items():
         bundle.add(f"{name}-kubelet.log", lambda node=node: node.kubelet.journal(since=pods.started))
-        bundle.add(f"{name}-crictl.txt", lambda node=node: "\n".join(
-            node.run(*cmd, check=False).stdout for cmd in (("crictl", "pods"), ("crictl", "ps", "-a"))
-        ))
-        bundle.add(f"{name}-manifests.txt",
-                   lambda node=node: node.run("ls", "-la", pods.manifest_dir(node), check=False).stdout)
+        bundle.add(
+            f"{name}-crictl.txt",
+            lambda node=node: "\n".join(
+                node.run(*cmd, check=False).stdout for cmd in (("crictl", "pods"), ("crictl", "ps", "-a"))
+            ),
+        )
+        bundle.add(
+            f"{name}-manifests.txt",
+            lambda node=node: node.run("ls", "-la", pods.manifest_dir(node), check=False).stdout,
+        )
     core = pods.cluster.core
     for pod in pods.placed:
-        bundle.add(f"mirror-{pod.mirror_name}.yaml", lambda pod=pod: yaml.safe_dump(
-            core.api_client.sanitize_for_serialization(pod.mirror()) or "absent"
-        ))
+        bundle.add(
+            f"mirror-{pod.mirror_name}.yaml",
+            lambda pod=pod: yaml.safe_dump(
+                core.api_client.sanitize_for_serialization(pod.mirror()) or "absent"
+            ),
+        )
     for namespace in sorted({p.namespace for p in pods.placed} or {"default"}):
-        bundle.add(f"events-{namespace}.txt", lambda ns=namespace: "\n".join(
-            f"{e.last_timestamp or e.event_time} {e.type} {e.reason} "
-            f"{e.involved_object.kind}/{e.involved_object.name}: {e.message}"
-            for e in core.list_namespaced_event(ns).items
-        ))
+        bundle.add(
+            f"events-{namespace}.txt",
+            lambda ns=namespace: "\n".join(
+                f"{e.last_timestamp or e.event_time} {e.type} {e.reason} "
+                f"{e.involved_object.kind}/{e.involved_object.name}: {e.message}"
+                for e in core.list_namespaced_event(ns).items
+            ),
+        )
     return bundle

@@ -38,17 +38,34 @@ PODS = pytest.StashKey[StaticPods]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("static-pod-harness")
-    group.addoption("--k8s-version", default=DEFAULT_K8S_VERSION, help="Kubernetes release (default %(default)s)")
-    group.addoption("--kind-config", default=str(DEFAULT_KIND_CONFIG.relative_to(PROJECT_ROOT)),
-                    help="kind config: a path or a name in kind-configs/ (default single-node)")
-    group.addoption("--node-image", default="auto",
-                    help=f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference (default auto)")
-    group.addoption("--artifacts-dir", default="artifacts", help="reports and diagnostics (default artifacts/)")
-    group.addoption("--reuse-cluster", default=None, metavar="NAME",
-                    help="run against this existing kind cluster; it is never deleted")
+    group.addoption(
+        "--k8s-version", default=DEFAULT_K8S_VERSION, help="Kubernetes release (default %(default)s)"
+    )
+    group.addoption(
+        "--kind-config",
+        default=str(DEFAULT_KIND_CONFIG.relative_to(PROJECT_ROOT)),
+        help="kind config: a path or a name in kind-configs/ (default single-node)",
+    )
+    group.addoption(
+        "--node-image",
+        default="auto",
+        help=f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference (default auto)",
+    )
+    group.addoption(
+        "--artifacts-dir", default="artifacts", help="reports and diagnostics (default artifacts/)"
+    )
+    group.addoption(
+        "--reuse-cluster",
+        default=None,
+        metavar="NAME",
+        help="run against this existing kind cluster; it is never deleted",
+    )
     group.addoption("--timeout-scale", type=float, default=1.0, help="multiply every wait's timeout")
-    group.addoption("--skip-without-cluster", action="store_true",
-                    help="skip e2e tests when no cluster can be made (ignored in CI, where they fail)")
+    group.addoption(
+        "--skip-without-cluster",
+        action="store_true",
+        help="skip e2e tests when no cluster can be made (ignored in CI, where they fail)",
+    )
 
 
 def _settings(config: pytest.Config) -> Settings:
@@ -97,8 +114,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
-    items.sort(key=lambda i: (kind_config_of(i, settings) != default, str(kind_config_of(i, settings)),
-                              i.get_closest_marker("disruptive") is not None))
+    items.sort(
+        key=lambda i: (
+            kind_config_of(i, settings) != default,
+            str(kind_config_of(i, settings)),
+            i.get_closest_marker("disruptive") is not None,
+        )
+    )
 
 
 @pytest.fixture(scope="session")
@@ -131,14 +153,18 @@ class ClusterPool:
         settings = replace(self.settings, kind_config=kind_config)
         try:
             client = docker_client()
-            image = None if settings.reuse_cluster else choose_node_image(
-                settings.node_image, settings.k8s_version, client
+            image = (
+                None
+                if settings.reuse_cluster
+                else choose_node_image(settings.node_image, settings.k8s_version, client)
             )
             # Images made by harness.nodeimage carry its label; they need the offline patches.
             offline = image is not None and LABEL_VERSION in (client.images.get(image).labels or {})
-            cluster = self._stack.enter_context(kind_cluster(
-                settings, image, client, offline_image=offline, failed=lambda: self.config.stash[FAILED]
-            ))
+            cluster = self._stack.enter_context(
+                kind_cluster(
+                    settings, image, client, offline_image=offline, failed=lambda: self.config.stash[FAILED]
+                )
+            )
             self._test_image = self._test_image or build_test_image(client)
             cluster.kind.load_docker_image(self._test_image)
         except HarnessError as exc:
@@ -189,8 +215,9 @@ def test_image(cluster: Cluster, cluster_pool: ClusterPool) -> str:
 
 
 @pytest.fixture
-def static_pods(request: pytest.FixtureRequest, cluster: Cluster, settings: Settings,
-                test_image: str) -> Iterator[StaticPods]:
+def static_pods(
+    request: pytest.FixtureRequest, cluster: Cluster, settings: Settings, test_image: str
+) -> Iterator[StaticPods]:
     """Place static pods for one test; all are removed, and waited gone, afterwards."""
     pods = StaticPods(cluster, settings, test_image)
     request.node.stash[PODS] = pods

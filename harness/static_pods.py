@@ -21,7 +21,7 @@ from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
 from harness.node import ContainerStatus, Node
 from harness.settings import Settings
-from harness.staticpod import Manifest, mirror_pod_name, unique_name
+from harness.staticpod import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, unique_name
 from harness.waiting import hold_for, poll_until, watch_until
 
 # Default timeouts (seconds), multiplied by --timeout-scale. The kubelet re-lists its
@@ -48,7 +48,7 @@ class StaticPod:
     @property
     def namespace(self) -> str:
         """The kubelet puts a static pod without a namespace into "default"."""
-        return self.manifest.namespace or "default"
+        return self.manifest.namespace or DEFAULT_NAMESPACE
 
     @property
     def mirror_name(self) -> str:
@@ -57,12 +57,12 @@ class StaticPod:
     # --- the manifest file -------------------------------------------------------------
     def rewrite(self, manifest: Manifest) -> StaticPod:
         """Replace the file's content (atomically) with `manifest`."""
-        self.node.file(self.path).write_bytes(manifest.to_yaml())
+        self.node.file(self.path).write_bytes(manifest.render_for(self.path))
         self.manifest = manifest
         return self
 
     def remove_file(self) -> None:
-        self.node.file(self.path).remove()
+        self.node.file(self.path).remove(missing_ok=True)
 
     # --- the API side: the mirror pod -------------------------------------------------
     def mirror(self) -> k8s.V1Pod | None:
@@ -73,68 +73,89 @@ class StaticPod:
                 return None
             raise
 
-    def wait_for_mirror(self, condition: Callable[[k8s.V1Pod], bool] = lambda p: True,
-                        expected: str = "present") -> k8s.V1Pod:
+    def wait_for_mirror(
+        self, condition: Callable[[k8s.V1Pod], bool] = lambda p: True, expected: str = "present"
+    ) -> k8s.V1Pod:
         return watch_until(
-            self.core.list_namespaced_pod, lambda pod: pod is not None and condition(pod),
+            self.core.list_namespaced_pod,
+            lambda pod: pod is not None and condition(pod),
             timeout=self.settings.timeout(MIRROR_TIMEOUT),
             expected=f"mirror pod {self.namespace}/{self.mirror_name} {expected}",
-            namespace=self.namespace, field_selector=f"metadata.name={self.mirror_name}",
+            namespace=self.namespace,
+            field_selector=f"metadata.name={self.mirror_name}",
         )
 
     def wait_for_running_mirror(self) -> k8s.V1Pod:
-        return self.wait_for_mirror(lambda p: p.status.phase == "Running" and _all_ready(p), "Running and Ready")
+        return self.wait_for_mirror(
+            lambda p: p.status.phase == "Running" and _all_ready(p), "Running and Ready"
+        )
 
     def wait_for_new_mirror(self, old_uid: str) -> k8s.V1Pod:
         return self.wait_for_mirror(lambda p: p.metadata.uid != old_uid, f"with a UID other than {old_uid}")
 
     def wait_for_mirror_gone(self) -> None:
         watch_until(
-            self.core.list_namespaced_pod, lambda pod: pod is None,
+            self.core.list_namespaced_pod,
+            lambda pod: pod is None,
             timeout=self.settings.timeout(MIRROR_TIMEOUT),
             expected=f"mirror pod {self.namespace}/{self.mirror_name} deleted",
-            namespace=self.namespace, field_selector=f"metadata.name={self.mirror_name}",
+            namespace=self.namespace,
+            field_selector=f"metadata.name={self.mirror_name}",
         )
 
     # --- the node side: what the container runtime runs ---------------------------------
     def containers(self) -> list[ContainerStatus]:
         """This pod's containers on the node, newest first (crictl ps -a)."""
         found = self.node.crictl.containers(
-            all=True, label={"io.kubernetes.pod.name": self.mirror_name,
-                             "io.kubernetes.pod.namespace": self.namespace},
+            all=True,
+            label={"io.kubernetes.pod.name": self.mirror_name, "io.kubernetes.pod.namespace": self.namespace},
         )
         return sorted(found, key=lambda c: c.created_at, reverse=True)
 
     def running_container(self, name: str | None = None) -> ContainerStatus | None:
         wanted = name or self.manifest.container_names[0]
-        return next((c for c in self.containers() if c.name == wanted and c.state == "CONTAINER_RUNNING"), None)
+        return next(
+            (c for c in self.containers() if c.name == wanted and c.state == "CONTAINER_RUNNING"), None
+        )
 
-    def wait_running(self, name: str | None = None,
-                     other_than: ContainerStatus | None = None) -> ContainerStatus:
+    def wait_running(
+        self, name: str | None = None, other_than: ContainerStatus | None = None
+    ) -> ContainerStatus:
         """The running container `name` (default: the first), optionally a new one."""
+
         def probe() -> ContainerStatus | None:
             running = self.running_container(name)
             return running if running and (other_than is None or running.id != other_than.id) else None
 
         expected = f"a running container of {self.mirror_name} on {self.node.name}"
-        return poll_until(probe, timeout=self.settings.timeout(NODE_TIMEOUT),
-                          expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
-                          describe=self._describe_containers)
+        return poll_until(
+            probe,
+            timeout=self.settings.timeout(NODE_TIMEOUT),
+            expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
+            describe=self._describe_containers,
+        )
 
     def wait_containers_gone(self) -> None:
-        poll_until(lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
-                   timeout=self.settings.timeout(NODE_TIMEOUT),
-                   expected=f"no running container of {self.mirror_name} on {self.node.name}",
-                   describe=self._describe_containers)
+        poll_until(
+            lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
+            timeout=self.settings.timeout(NODE_TIMEOUT),
+            expected=f"no running container of {self.mirror_name} on {self.node.name}",
+            describe=self._describe_containers,
+        )
 
     def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:
         """The container keeps running: same id, same attempt, for `window` seconds."""
+
         def identity() -> tuple[str, int] | None:
             now = self.running_container(container.name)
             return (now.id, now.attempt) if now else None
 
-        hold_for(identity, window=window, unchanged_from=(container.id, container.attempt),
-                 expected=f"container {container.name} of {self.mirror_name} running unchanged")
+        hold_for(
+            identity,
+            window=window,
+            unchanged_from=(container.id, container.attempt),
+            expected=f"container {container.name} of {self.mirror_name} running unchanged",
+        )
 
     def _describe_containers(self) -> str:
         rows = [f"{c.name} {c.id[:13]} {c.state} attempt={c.attempt}" for c in self.containers()]
@@ -172,12 +193,18 @@ class StaticPods:
             raise HarnessError(f"the kubelet on {node.name} has no staticPodPath: it runs no static pods")
         return path
 
-    def place(self, manifest: Manifest, *, node: Node | None = None, filename: str | None = None,
-              data: bytes | None = None) -> StaticPod:
+    def place(
+        self,
+        manifest: Manifest,
+        *,
+        node: Node | None = None,
+        filename: str | None = None,
+        data: bytes | None = None,
+    ) -> StaticPod:
         """Write `manifest` (or raw `data`) into the node's staticPodPath, atomically."""
         node = node or self.default_node()
         path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
-        node.file(path).write_bytes(manifest.to_yaml() if data is None else data)
+        node.file(path).write_bytes(manifest.render_for(path) if data is None else data)
         pod = StaticPod(node, path, manifest, self.cluster.core, self.settings)
         self.placed.append(pod)
         return pod
@@ -190,9 +217,9 @@ class StaticPods:
     def cleanup(self) -> None:
         """Remove every file placed; wait until the kubelet stopped the pods and their mirrors went."""
         for node, path in self.extra_files:
-            node.file(path).remove()
+            node.file(path).remove(missing_ok=True)
         for pod in self.placed:
-            pod.node.file(pod.path).remove()
+            pod.node.file(pod.path).remove(missing_ok=True)
         for pod in self.placed:
             pod.wait_containers_gone()
             pod.wait_for_mirror_gone()

@@ -21,8 +21,7 @@ import json
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -202,7 +201,11 @@ class Manifest:
     def to_json(self) -> bytes:
         return json.dumps(self._pod, indent=2).encode() + b"\n"
 
-    # -- value semantics: equal pods are equal manifests (PlacedManifest compares them) --------
+    def render_for(self, filename: str) -> bytes:
+        """The file's bytes: JSON for a `.json` name, YAML otherwise (the kubelet reads both)."""
+        return self.to_json() if filename.endswith(".json") else self.to_yaml()
+
+    # -- value semantics: equal pods are equal manifests -----------------------------------
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Manifest) and self._pod == other._pod
@@ -212,35 +215,6 @@ class Manifest:
 
     def __repr__(self) -> str:
         return f"Manifest({self.name!r}, namespace={self.namespace!r})"
-
-
-@dataclass(frozen=True)
-class PlacedManifest:
-    """A manifest as a file in a node's static pod directory: what the kubelet will see."""
-
-    node: str
-    path: PurePosixPath
-    manifest: Manifest
-
-    @classmethod
-    def in_directory(
-        cls, node: str, directory: str | PurePosixPath, manifest: Manifest, *, filename: str | None = None
-    ) -> PlacedManifest:
-        """`<directory>/<filename>`, by default `<pod name>.yaml`."""
-        return cls(node, PurePosixPath(directory) / (filename or f"{manifest.name}.yaml"), manifest)
-
-    @property
-    def mirror_name(self) -> str:
-        return mirror_pod_name(self.manifest.name, self.node)
-
-    @property
-    def namespace(self) -> str:
-        """Where the mirror pod lives: the manifest's namespace, else the kubelet's default."""
-        return self.manifest.namespace or DEFAULT_NAMESPACE
-
-    def content(self) -> bytes:
-        """The file's bytes: JSON for a `.json` path, YAML otherwise (the kubelet reads both)."""
-        return self.manifest.to_json() if self.path.suffix == ".json" else self.manifest.to_yaml()
 
 
 def _fixture_path(name: str) -> Path:

@@ -24,18 +24,25 @@ class NodeNetwork:
 
 
 def conflist(pod_cidr: str) -> str:
-    return json.dumps({
-        "cniVersion": "0.4.0",
-        "name": "static-pod-harness",
-        "plugins": [
-            {
-                "type": "ptp",
-                "ipMasq": False,
-                "ipam": {"type": "host-local", "ranges": [[{"subnet": pod_cidr}]], "routes": [{"dst": "0.0.0.0/0"}]},
-            },
-            {"type": "portmap", "capabilities": {"portMappings": True}},
-        ],
-    }, indent=2)
+    return json.dumps(
+        {
+            "cniVersion": "0.4.0",
+            "name": "static-pod-harness",
+            "plugins": [
+                {
+                    "type": "ptp",
+                    "ipMasq": False,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": pod_cidr}]],
+                        "routes": [{"dst": "0.0.0.0/0"}],
+                    },
+                },
+                {"type": "portmap", "capabilities": {"portMappings": True}},
+            ],
+        },
+        indent=2,
+    )
 
 
 def configure(nodes: dict[str, Node], networks: list[NodeNetwork]) -> None:

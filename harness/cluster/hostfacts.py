@@ -17,9 +17,13 @@ class HostFacts:
     cgroup_v1: bool
 
     @classmethod
-    def read(cls, proc_status: Path = Path("/proc/self/status"), cgroup_root: Path = Path("/sys/fs/cgroup")) -> HostFacts:
+    def read(
+        cls, proc_status: Path = Path("/proc/self/status"), cgroup_root: Path = Path("/sys/fs/cgroup")
+    ) -> HostFacts:
         bounding = next(
-            int(line.split()[1], 16) for line in proc_status.read_text().splitlines() if line.startswith("CapBnd:")
+            int(line.split()[1], 16)
+            for line in proc_status.read_text().splitlines()
+            if line.startswith("CapBnd:")
         )
         return cls(
             can_lower_oom_score=bool(bounding >> CAP_SYS_RESOURCE & 1),

@@ -36,14 +36,18 @@ def load(path: Path) -> dict[str, Any]:
         raise HarnessError(f"kind config {path} does not parse: {exc}".replace("\n", " ")) from None
     except OSError as exc:
         raise HarnessError(f"cannot read kind config {path}: {exc.strerror}") from None
-    if not isinstance(config, dict) or config.get("kind") != "Cluster" or "kind.x-k8s.io" not in str(
-        config.get("apiVersion", "")
+    if (
+        not isinstance(config, dict)
+        or config.get("kind") != "Cluster"
+        or "kind.x-k8s.io" not in str(config.get("apiVersion", ""))
     ):
         raise HarnessError(f"{path} is not a kind config (kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4)")
     return config
 
 
-def render(config: dict[str, Any], *, version: KubeVersion, host: HostFacts, offline_image: bool) -> dict[str, Any]:
+def render(
+    config: dict[str, Any], *, version: KubeVersion, host: HostFacts, offline_image: bool
+) -> dict[str, Any]:
     """A new config with the patches this host and image need (the input is not changed)."""
     out = {**config}
     containerd = list(out.get("containerdConfigPatches", []))

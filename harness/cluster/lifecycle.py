@@ -45,8 +45,14 @@ def _kind(settings: Settings, name: str, work_dir: Path, image: str | None) -> K
 
 
 @contextmanager
-def kind_cluster(settings: Settings, node_image: str | None, client: docker.DockerClient, *,
-                 offline_image: bool, failed: Callable[[], bool]) -> Iterator[Cluster]:
+def kind_cluster(
+    settings: Settings,
+    node_image: str | None,
+    client: docker.DockerClient,
+    *,
+    offline_image: bool,
+    failed: Callable[[], bool],
+) -> Iterator[Cluster]:
     """Yield a ready cluster; delete it afterwards unless kept or reused.
 
     `failed()` is asked at the end: when the session had failures, kind's logs are
@@ -55,10 +61,23 @@ def kind_cluster(settings: Settings, node_image: str | None, client: docker.Dock
     work_dir = settings.artifacts_dir / "cluster"
     if settings.reuse_cluster:
         if settings.reuse_cluster not in existing_clusters(settings.kind_bin):
-            raise HarnessError(f"--reuse-cluster {settings.reuse_cluster}: no such kind cluster (`kind get clusters`)")
+            raise HarnessError(
+                f"--reuse-cluster {settings.reuse_cluster}: no such kind cluster (`kind get clusters`)"
+            )
         kind = _kind(settings, settings.reuse_cluster, work_dir, None)
-        subprocess.run([str(settings.kind_bin), "export", "kubeconfig", "--name", settings.reuse_cluster,
-                        "--kubeconfig", str(kind.kubeconfig_path)], check=True, capture_output=True)
+        subprocess.run(
+            [
+                str(settings.kind_bin),
+                "export",
+                "kubeconfig",
+                "--name",
+                settings.reuse_cluster,
+                "--kubeconfig",
+                str(kind.kubeconfig_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         cluster = Cluster(settings.reuse_cluster, kind, client, offline_image)
         _wait_ready(cluster, len(cluster.nodes), settings)
         yield cluster
@@ -69,8 +88,12 @@ def kind_cluster(settings: Settings, node_image: str | None, client: docker.Dock
             f"a kind cluster named {settings.cluster_name} exists already: use it with --reuse-cluster "
             f"{settings.cluster_name}, or delete it (kind delete cluster --name {settings.cluster_name})"
         )
-    config = kindconfig.render(kindconfig.load(settings.kind_config), version=settings.k8s_version,
-                               host=HostFacts.read(), offline_image=offline_image)
+    config = kindconfig.render(
+        kindconfig.load(settings.kind_config),
+        version=settings.k8s_version,
+        host=HostFacts.read(),
+        offline_image=offline_image,
+    )
     work_dir.mkdir(parents=True, exist_ok=True)
     config_file = work_dir / "kind-config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -81,7 +104,9 @@ def kind_cluster(settings: Settings, node_image: str | None, client: docker.Dock
         try:
             kind.create(config_file)
         except subprocess.CalledProcessError as exc:
-            raise HarnessError(f"kind create cluster failed (exit {exc.returncode}); see its output above") from None
+            raise HarnessError(
+                f"kind create cluster failed (exit {exc.returncode}); see its output above"
+            ) from None
         if offline_image:
             _configure_network(cluster, settings)
         _wait_ready(cluster, kindconfig.node_count(config), settings)
@@ -98,8 +123,9 @@ def kind_cluster(settings: Settings, node_image: str | None, client: docker.Dock
 
 def export_logs(settings: Settings, dest: Path) -> None:
     name = settings.reuse_cluster or settings.cluster_name
-    subprocess.run([str(settings.kind_bin), "export", "logs", str(dest), "--name", name],
-                   capture_output=True, text=True)
+    subprocess.run(
+        [str(settings.kind_bin), "export", "logs", str(dest), "--name", name], capture_output=True, text=True
+    )
 
 
 def _configure_network(cluster: Cluster, settings: Settings) -> None:
@@ -107,8 +133,10 @@ def _configure_network(cluster: Cluster, settings: Settings) -> None:
     networks: list[cni.NodeNetwork] = []
     for node in cluster.nodes:
         obj = watch_until(
-            cluster.core.list_node, lambda n: bool(n and n.spec.pod_cidr),
-            timeout=settings.timeout(120), expected=f"node {node.name} registered with a podCIDR",
+            cluster.core.list_node,
+            lambda n: bool(n and n.spec.pod_cidr),
+            timeout=settings.timeout(120),
+            expected=f"node {node.name} registered with a podCIDR",
             field_selector=f"metadata.name={node.name}",
         )
         ip = next(a.address for a in obj.status.addresses if a.type == "InternalIP")
@@ -123,8 +151,13 @@ def _is_ready(node: k8s.V1Node | None) -> bool:
 def _wait_ready(cluster: Cluster, count: int, settings: Settings) -> None:
     for node in cluster.nodes:
         watch_until(
-            cluster.core.list_node, _is_ready, timeout=settings.timeout(180),
-            expected=f"node {node.name} Ready", field_selector=f"metadata.name={node.name}",
+            cluster.core.list_node,
+            _is_ready,
+            timeout=settings.timeout(180),
+            expected=f"node {node.name} Ready",
+            field_selector=f"metadata.name={node.name}",
         )
     if len(cluster.nodes) != count:
-        raise HarnessError(f"expected {count} nodes in {cluster.name}, found {[n.name for n in cluster.nodes]}")
+        raise HarnessError(
+            f"expected {count} nodes in {cluster.name}, found {[n.name for n in cluster.nodes]}"
+        )

@@ -25,7 +25,11 @@ def main(argv: list[str]) -> int:
     try:
         version = KubeVersion.parse(args.k8s_version)
         client = docker_client()
-        image = build(version, client) if args.command == "build" else choose_node_image(args.node_image, version, client)
+        image = (
+            build(version, client)
+            if args.command == "build"
+            else choose_node_image(args.node_image, version, client)
+        )
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

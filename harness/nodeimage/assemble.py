@@ -70,7 +70,9 @@ def _run(container: Container, script: str) -> str:
     code, output = container.exec_run(["bash", "-euo", "pipefail", "-c", script])
     text = output.decode(errors="replace")
     if code != 0:
-        raise BuildError(f"in the build container, `{script.strip()}` failed ({code}): {text.strip()[-1500:]}")
+        raise BuildError(
+            f"in the build container, `{script.strip()}` failed ({code}): {text.strip()[-1500:]}"
+        )
     return text
 
 
@@ -86,28 +88,50 @@ def assemble(
     expected_images: list[str],
 ) -> str:
     """Make image `name`; it is tagged only after every expected image is in containerd."""
-    container = client.containers.run(base, ["infinity"], entrypoint="sleep", detach=True,
-                                      security_opt=["seccomp=unconfined"], labels={LABEL_INPUTS: "build"})
+    container = client.containers.run(
+        base,
+        ["infinity"],
+        entrypoint="sleep",
+        detach=True,
+        security_opt=["seccomp=unconfined"],
+        labels={LABEL_INPUTS: "build"},
+    )
     try:
         files = [(f"/usr/bin/{n}", path, 0o755) for n, path in node_binaries.items() if n != "crictl"]
         files.append(("/usr/local/bin/crictl", node_binaries["crictl"], 0o755))
         files.append(("/kind/version", version_tag.encode(), 0o644))
         files += [(f"{IMPORT_DIR}/{a.name}", a, 0o644) for a in archives]
         container.put_archive("/", _tar(files))
-        _run(container, "nohup containerd >/var/log/containerd-build.log 2>&1 &\n"
-                        "for i in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done; ctr version >/dev/null")
+        _run(
+            container,
+            "nohup containerd >/var/log/containerd-build.log 2>&1 &\n"
+            "for i in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done\n"
+            "ctr version >/dev/null",
+        )
         for archive in archives:
-            _run(container, "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned "
-                            f"--all-platforms --no-unpack --digests {IMPORT_DIR}/{archive.name}")
+            _run(
+                container,
+                "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned "
+                f"--all-platforms --no-unpack --digests {IMPORT_DIR}/{archive.name}",
+            )
         present = set(_run(container, "ctr --namespace=k8s.io images list -q").split())
         missing = [image for image in expected_images if image not in present]
         if missing:
             raise BuildError(f"containerd in the image lacks {missing} after import (has {sorted(present)})")
-        _run(container, f"pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done; rm -rf {IMPORT_DIR}")
+        _run(
+            container,
+            "pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done\n"
+            f"rm -rf {IMPORT_DIR}",
+        )
         container.stop(timeout=1)
-        image = container.commit(changes=[
-            f"ENTRYPOINT {ENTRYPOINT}", "CMD []", f"LABEL {LABEL_VERSION}={version_tag}", f"LABEL {LABEL_INPUTS}={inputs}",
-        ])
+        image = container.commit(
+            changes=[
+                f"ENTRYPOINT {ENTRYPOINT}",
+                "CMD []",
+                f"LABEL {LABEL_VERSION}={version_tag}",
+                f"LABEL {LABEL_INPUTS}={inputs}",
+            ]
+        )
     finally:
         container.remove(force=True)
     repository, tag = name.rsplit(":", 1)

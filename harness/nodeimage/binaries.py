@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-
 from harness.nodeimage import gomodule
 from harness.nodeimage.stages import log
 from harness.versions import KubeVersion
 
 KUBERNETES_COMMANDS = (
-    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kubeadm", "kubectl",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kubelet",
+    "kubeadm",
+    "kubectl",
 )
 # The node's binaries (kind's node image puts them in /usr/bin); the rest go into images.
 NODE_BINARIES = ("kubelet", "kubeadm", "kubectl")
@@ -51,14 +55,25 @@ class GoBuild:
         (self.module_dir / "go.mod").write_text(self.gomod)
         (self.module_dir / "go.sum").unlink(missing_ok=True)
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-        cmd = ["go", "build", "-trimpath", "-tags", GO_TAGS, "-ldflags", self.ldflags,
-               "-o", f"{self.out}/" if len(self.packages) > 1 else str(self.out), *self.packages]
+        cmd = [
+            "go",
+            "build",
+            "-trimpath",
+            "-tags",
+            GO_TAGS,
+            "-ldflags",
+            self.ldflags,
+            "-o",
+            f"{self.out}/" if len(self.packages) > 1 else str(self.out),
+            *self.packages,
+        ]
         start = time.monotonic()
         proc = subprocess.run(cmd, cwd=self.module_dir, env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             errors = [line for line in proc.stderr.splitlines() if not line.startswith("go: downloading")]
             raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
-        log(f"  go build {' '.join(p.rsplit('/', 1)[-1] for p in self.packages)}: {time.monotonic() - start:.0f} s")
+        names = " ".join(p.rsplit("/", 1)[-1] for p in self.packages)
+        log(f"  go build {names}: {time.monotonic() - start:.0f} s")
 
 
 def version_ldflags(version: KubeVersion, build_date: str) -> str:
@@ -66,8 +81,10 @@ def version_ldflags(version: KubeVersion, build_date: str) -> str:
     flags = ["-s", "-w"]
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [
-            f"-X {pkg}.gitVersion={version.tag}", f"-X {pkg}.gitMajor={version.major}",
-            f"-X {pkg}.gitMinor={version.minor}", f"-X {pkg}.gitTreeState=clean",
+            f"-X {pkg}.gitVersion={version.tag}",
+            f"-X {pkg}.gitMajor={version.major}",
+            f"-X {pkg}.gitMinor={version.minor}",
+            f"-X {pkg}.gitTreeState=clean",
             f"-X {pkg}.buildDate={build_date}",
         ]
     return " ".join(flags)
@@ -80,7 +97,9 @@ def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
     GoBuild(
         module_dir=work / "kubernetes",
         gomod=gomodule.render_gomod(
-            "static-pod-harness.local/build/kubernetes", version.tag, gomod_text,
+            "static-pod-harness.local/build/kubernetes",
+            version.tag,
+            gomod_text,
             gomodule.go_directive(gomod_text),
         ),
         packages=tuple(f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBERNETES_COMMANDS),
@@ -106,7 +125,7 @@ def build_etcd(image_tag: str, work: Path, out: Path) -> None:
     gomodule.download(module, release)
     GoBuild(
         module_dir=work / "etcd",
-        gomod=f"module static-pod-harness.local/build/etcd\n\ngo 1.24\n\nrequire {module} {release}\n",
+        gomod=_gomod("etcd", module, release),
         packages=(module,),
         ldflags="-s -w",
         out=out / "etcd",
@@ -118,7 +137,7 @@ def build_crictl(work: Path, out: Path) -> None:
     gomodule.download(module, CRICTL_VERSION)
     GoBuild(
         module_dir=work / "crictl",
-        gomod=f"module static-pod-harness.local/build/crictl\n\ngo 1.24\n\nrequire {module} {CRICTL_VERSION}\n",
+        gomod=_gomod("crictl", module, CRICTL_VERSION),
         packages=(f"{module}/cmd/crictl",),
         ldflags=f"-s -w -X {module}/pkg/version.Version={CRICTL_VERSION}",
         out=out / "crictl",
@@ -133,12 +152,28 @@ def build_pause(version: KubeVersion, pause_tag: str, out: Path) -> None:
     if cc is None:
         raise BuildError("a C compiler is needed for the pause binary: apt-get install gcc libc6-dev")
     proc = subprocess.run(
-        [cc, "-Os", "-static", "-Wall", "-Werror", f"-DVERSION=v{pause_tag}", "-o", str(out / "pause"), str(source)],
-        capture_output=True, text=True,
+        [
+            cc,
+            "-Os",
+            "-static",
+            "-Wall",
+            "-Werror",
+            f"-DVERSION=v{pause_tag}",
+            "-o",
+            str(out / "pause"),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise BuildError(f"compiling {source} failed: {proc.stderr.strip()}")
     subprocess.run(["strip", str(out / "pause")], check=True)
+
+
+def _gomod(name: str, module: str, version: str) -> str:
+    """go.mod of a module that only requires `module` (which has no replace of its own to honour)."""
+    return f"module static-pod-harness.local/build/{name}\n\ngo 1.24\n\nrequire {module} {version}\n"
 
 
 def _module_time(module: gomodule.Module) -> str:

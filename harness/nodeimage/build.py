@@ -6,6 +6,7 @@ import os
 import platform
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import docker
 
@@ -15,7 +16,6 @@ from harness.versions import KIND_VERSION, KubeVersion
 
 IMAGE_REPOSITORY = "static-pod-harness/node"
 BASE_REPOSITORY = "static-pod-harness/node-base"
-_SOURCES = Path(__file__).parent
 
 
 def cache_dir() -> Path:
@@ -28,7 +28,13 @@ def image_name(version: KubeVersion) -> str:
 
 
 def _go_version() -> str:
-    return subprocess.run(["go", "env", "GOVERSION"], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def _source(*modules: ModuleType) -> str:
+    return hash_files(*(Path(m.__file__) for m in modules))
 
 
 def build(version: KubeVersion, client: docker.DockerClient) -> str:
@@ -38,45 +44,96 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
     kind_files = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "images/base/files"
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
-    common = (_go_version(), hash_files(*_SOURCES.glob("*.py")), platform.machine())
+    # A stage's key holds its inputs and the source of the module that builds it, so that
+    # editing one module rebuilds only what that module makes.
+    go = (_go_version(), platform.machine(), _source(binaries, gomodule))
     keys = {
-        "kubernetes": cache_key("kubernetes", version.tag, common),
-        "etcd": cache_key("etcd", etcd_tag, common),
-        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, common),
-        "pause": cache_key("pause", version.tag, sandbox, common),
-        "rootfs": cache_key("rootfs", rootfs.SUITE, rootfs.PACKAGES, KIND_VERSION, common),
+        "kubernetes": cache_key("kubernetes", version.tag, go),
+        "etcd": cache_key("etcd", etcd_tag, go),
+        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
+        "pause": cache_key("pause", version.tag, sandbox, go),
+        "rootfs": cache_key("rootfs", rootfs.PACKAGES, KIND_VERSION, platform.machine(), _source(rootfs)),
     }
     bins = cache / "bin"
-    k8s_bin = run_stage(times, f"kubernetes {version.tag}", bins / f"kubernetes-{version.tag}", keys["kubernetes"],
-                        lambda out: binaries.build_kubernetes(version, cache / "gobuild", out))
-    etcd_bin = run_stage(times, f"etcd {etcd_tag}", bins / f"etcd-{etcd_tag}", keys["etcd"],
-                         lambda out: binaries.build_etcd(etcd_tag, cache / "gobuild", out))
-    crictl_bin = run_stage(times, f"crictl {binaries.CRICTL_VERSION}", bins / "crictl", keys["crictl"],
-                           lambda out: binaries.build_crictl(cache / "gobuild", out))
-    pause_bin = run_stage(times, "pause", bins / f"pause-{version.tag}", keys["pause"],
-                          lambda out: binaries.build_pause(version, sandbox.rsplit(":", 1)[1], out))
-    rootfs_dir = run_stage(times, f"rootfs (debian {rootfs.SUITE})", cache / "rootfs", keys["rootfs"],
-                           lambda out: rootfs.build_rootfs_tar(out, kind_files))
+    k8s_bin = run_stage(
+        times,
+        f"kubernetes {version.tag}",
+        bins / f"kubernetes-{version.tag}",
+        keys["kubernetes"],
+        lambda out: binaries.build_kubernetes(version, cache / "gobuild", out),
+    )
+    etcd_bin = run_stage(
+        times,
+        f"etcd {etcd_tag}",
+        bins / f"etcd-{etcd_tag}",
+        keys["etcd"],
+        lambda out: binaries.build_etcd(etcd_tag, cache / "gobuild", out),
+    )
+    crictl_bin = run_stage(
+        times,
+        f"crictl {binaries.CRICTL_VERSION}",
+        bins / "crictl",
+        keys["crictl"],
+        lambda out: binaries.build_crictl(cache / "gobuild", out),
+    )
+    pause_bin = run_stage(
+        times,
+        "pause",
+        bins / f"pause-{version.tag}",
+        keys["pause"],
+        lambda out: binaries.build_pause(version, sandbox.rsplit(":", 1)[1], out),
+    )
+    rootfs_dir = run_stage(
+        times,
+        f"rootfs (debian {rootfs.SUITE})",
+        cache / "rootfs",
+        keys["rootfs"],
+        lambda out: rootfs.build_rootfs_tar(out, kind_files),
+    )
     base = f"{BASE_REPOSITORY}:{keys['rootfs']}"
-    run_image_stage(times, "base image", lambda: assemble.image_exists(client, base),
-                    lambda: assemble.base_image(client, rootfs_dir / "rootfs.tar", base))
+    run_image_stage(
+        times,
+        "base image",
+        lambda: assemble.image_exists(client, base),
+        lambda: assemble.base_image(client, rootfs_dir / "rootfs.tar", base),
+    )
 
     wanted = images.wanted_images(images.kubeadm_images(k8s_bin / "kubeadm", version.tag), sandbox)
-    binary_paths = {"etcd": etcd_bin / "etcd", "pause": pause_bin / "pause",
-                    **{n: k8s_bin / n for n in binaries.KUBERNETES_COMMANDS}}
-    archives_key = cache_key("archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"])
+    binary_paths = {
+        "etcd": etcd_bin / "etcd",
+        "pause": pause_bin / "pause",
+        **{n: k8s_bin / n for n in binaries.KUBERNETES_COMMANDS},
+    }
+    archives_key = cache_key(
+        "archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], _source(images)
+    )
     archives_dir = run_stage(
-        times, "component images", cache / "images" / version.tag, archives_key,
-        lambda out: [images.save_image_archives(client, binary_paths[b], names, out) for b, names in wanted.items()],
+        times,
+        "component images",
+        cache / "images" / version.tag,
+        archives_key,
+        lambda out: [
+            images.save_image_archives(client, binary_paths[b], names, out) for b, names in wanted.items()
+        ],
     )
     name = image_name(version)
-    inputs = cache_key(archives_key, keys["rootfs"], keys["crictl"])
-    run_image_stage(times, "assemble", lambda: assemble.find_image(client, name, inputs), lambda: assemble.assemble(
-        client, base=base, name=name, version_tag=version.tag, inputs=inputs,
-        node_binaries={n: k8s_bin / n for n in binaries.NODE_BINARIES} | {"crictl": crictl_bin / "crictl"},
-        archives=sorted(archives_dir.glob("*.tar")),
-        expected_images=[n for names in wanted.values() for n in names],
-    ))
+    inputs = cache_key(archives_key, keys["rootfs"], keys["crictl"], _source(assemble))
+    run_image_stage(
+        times,
+        "assemble",
+        lambda: assemble.find_image(client, name, inputs),
+        lambda: assemble.assemble(
+            client,
+            base=base,
+            name=name,
+            version_tag=version.tag,
+            inputs=inputs,
+            node_binaries={n: k8s_bin / n for n in binaries.NODE_BINARIES}
+            | {"crictl": crictl_bin / "crictl"},
+            archives=sorted(archives_dir.glob("*.tar")),
+            expected_images=[n for names in wanted.values() for n in names],
+        ),
+    )
     log(times.report())
     log(f"image {name}: {client.images.get(name).attrs['Size'] / 1e6:.0f} MB")
     return name

@@ -27,7 +27,8 @@ NOT_BUILT = ("kube-proxy", "coredns")
 def kubeadm_images(kubeadm: Path, version_tag: str) -> list[str]:
     proc = subprocess.run(
         [str(kubeadm), "config", "images", "list", "--kubernetes-version", version_tag],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise BuildError(f"kubeadm config images list failed: {proc.stderr.strip()}")
@@ -76,7 +77,9 @@ def _context(binary: Path) -> io.BytesIO:
     return buf
 
 
-def save_image_archives(client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path) -> list[Path]:
+def save_image_archives(
+    client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path
+) -> list[Path]:
     """Build a one-binary image and docker-save it once per name (an archive carries one tag)."""
     image, _ = client.images.build(fileobj=_context(binary), custom_context=True, pull=False, rm=True)
     archives = []

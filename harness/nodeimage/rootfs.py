@@ -20,11 +20,30 @@ from pathlib import Path
 from harness.errors import HarnessError
 
 SUITE = "trixie"
-PACKAGES = (
-    "systemd dbus conntrack iptables nftables iproute2 ethtool util-linux mount kmod "
-    "libseccomp2 pigz e2fsprogs bash ca-certificates curl jq procps socat "
-    "containerd runc containernetworking-plugins"
-).split()
+PACKAGES = [
+    "systemd",
+    "dbus",
+    "conntrack",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "ethtool",
+    "util-linux",
+    "mount",
+    "kmod",
+    "libseccomp2",
+    "pigz",
+    "e2fsprogs",
+    "bash",
+    "ca-certificates",
+    "curl",
+    "jq",
+    "procps",
+    "socat",
+    "containerd",
+    "runc",
+    "containernetworking-plugins",
+]
 # Where Debian installs what kind's units and configs expect elsewhere.
 SYMLINKS = {
     "/usr/local/bin/containerd": "/usr/bin/containerd",
@@ -46,10 +65,16 @@ def mirror() -> str:
 
 def debootstrap(target: Path) -> None:
     if shutil.which("debootstrap") is None:
-        raise RootfsError("debootstrap is not installed: run `make host-setup` (or apt-get install debootstrap)")
+        raise RootfsError(
+            "debootstrap is not installed: run `make host-setup` (or apt-get install debootstrap)"
+        )
     cmd = [
-        "debootstrap", "--variant=minbase", f"--include={','.join(PACKAGES)}",
-        SUITE, str(target), mirror(),
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(target),
+        mirror(),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -79,8 +104,9 @@ def install_kind_files(root: Path, kind_files: Path) -> None:
 
 
 def chroot(root: Path, script: str) -> str:
-    proc = subprocess.run(["chroot", str(root), "/bin/bash", "-euo", "pipefail", "-c", script],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["chroot", str(root), "/bin/bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True
+    )
     if proc.returncode != 0:
         raise RootfsError(f"in the node rootfs, `{script.strip()}` failed: {proc.stderr.strip()}")
     return proc.stdout
@@ -98,7 +124,9 @@ def configure(root: Path) -> None:
     cni.mkdir(parents=True, exist_ok=True)
     for plugin in CNI_PLUGINS:
         (cni / plugin).symlink_to(f"/usr/lib/cni/{plugin}")
-    chroot(root, """
+    chroot(
+        root,
+        """
         find /lib/systemd/system/sysinit.target.wants/ -name systemd-tmpfiles-setup.service -delete
         rm -f /lib/systemd/system/multi-user.target.wants/* /etc/systemd/system/*.wants/* \
               /lib/systemd/system/local-fs.target.wants/* /lib/systemd/system/sockets.target.wants/*udev* \
@@ -108,11 +136,13 @@ def configure(root: Path) -> None:
         systemctl mask systemd-binfmt.service 2>/dev/null
         mkdir -p /etc/kubernetes/manifests
         ctr oci spec \
-          | jq '.hooks.createContainer[.hooks.createContainer | length] |= . + {"path": "/kind/bin/mount-product-files.sh"}' \
+          | jq '.hooks.createContainer[.hooks.createContainer | length] |=
+                . + {"path": "/kind/bin/mount-product-files.sh"}' \
           | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json
         apt-get clean
         rm -rf /var/lib/apt/lists/* /var/log/*.log /debootstrap
-    """)
+    """,
+    )
 
 
 def build_rootfs_tar(out_dir: Path, kind_files: Path) -> Path:

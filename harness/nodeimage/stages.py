@@ -46,14 +46,15 @@ class StageTimes:
     rows: list[tuple[str, float, bool]] = field(default_factory=list)
 
     def report(self) -> str:
-        lines = [f"  {name:<22} {secs:7.1f} s  {'cached' if cached else 'built'}" for name, secs, cached in self.rows]
+        lines = [
+            f"  {name:<22} {secs:7.1f} s  {'cached' if cached else 'built'}"
+            for name, secs, cached in self.rows
+        ]
         total = sum(secs for _, secs, _ in self.rows)
         return "\n".join(["stage times:", *lines, f"  {'total':<22} {total:7.1f} s"])
 
 
-def run_stage(
-    times: StageTimes, name: str, out_dir: Path, key: str, build: Callable[[Path], None]
-) -> Path:
+def run_stage(times: StageTimes, name: str, out_dir: Path, key: str, build: Callable[[Path], None]) -> Path:
     """Run `build(tmp_dir)` unless `out_dir` already holds output for `key`."""
     start = time.monotonic()
     stamp = out_dir / STAMP
@@ -79,7 +80,9 @@ def run_stage(
     return out_dir
 
 
-def run_image_stage(times: StageTimes, name: str, is_built: Callable[[], bool], build: Callable[[], None]) -> None:
+def run_image_stage(
+    times: StageTimes, name: str, is_built: Callable[[], bool], build: Callable[[], None]
+) -> None:
     """A stage whose output is a Docker image: cached while the image exists."""
     start = time.monotonic()
     if is_built():

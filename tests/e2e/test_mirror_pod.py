@@ -39,8 +39,9 @@ def test_deleted_mirror_pod_comes_back_while_the_container_keeps_running(static_
     old = pod.wait_for_running_mirror()
     container = pod.wait_running()
 
-    cluster.core.delete_namespaced_pod(old.metadata.name, old.metadata.namespace,
-                                       grace_period_seconds=0 if force else None)
+    cluster.core.delete_namespaced_pod(
+        old.metadata.name, old.metadata.namespace, grace_period_seconds=0 if force else None
+    )
 
     pod.wait_for_new_mirror(old.metadata.uid)
     pod.assert_container_kept(container)

@@ -30,8 +30,9 @@ def test_host_patches_where_needed():
     rendered = kindconfig.render(config, version=V135, host=SHORT_CAPS_V1, offline_image=False)
     assert "restrict_oom_score_adj = true" in rendered["containerdConfigPatches"][0]
     assert "failCgroupV1: false" in rendered["kubeadmConfigPatches"][0]
-    assert "failCgroupV1" not in str(kindconfig.render(config, version=V134, host=SHORT_CAPS_V1,
-                                                        offline_image=False))
+    assert "failCgroupV1" not in str(
+        kindconfig.render(config, version=V134, host=SHORT_CAPS_V1, offline_image=False)
+    )
 
 
 def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_user_patches():
@@ -49,7 +50,7 @@ def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_us
 def test_bad_configs_fail_with_one_clear_message(tmp_path: Path, text):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(HarnessError, match="bad.yaml"):
+    with pytest.raises(HarnessError, match=r"bad\.yaml"):
         kindconfig.load(path)
 
 

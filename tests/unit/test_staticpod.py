@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 import yaml
 
 from harness.errors import HarnessError
 from harness.staticpod import (
-    DEFAULT_NAMESPACE,
     IMAGE_PLACEHOLDER,
     MANIFEST_FIXTURES,
     Manifest,
-    PlacedManifest,
     mirror_pod_name,
     read_raw_fixture,
     unique_name,
@@ -182,23 +180,6 @@ def test_unique_name_makes_any_prefix_fit(prefix: str) -> None:
     assert len(mirror_pod_name(name, "n" * 63)) <= 253
 
 
-def test_placed_manifest_knows_its_mirror(web: Manifest) -> None:
-    placed = PlacedManifest.in_directory("Kind-Control-Plane", "/etc/kubernetes/manifests", web)
-    assert placed.path == PurePosixPath("/etc/kubernetes/manifests/static-web.yaml")
-    assert placed.mirror_name == "static-web-kind-control-plane"
-    assert placed.namespace == DEFAULT_NAMESPACE
-    assert placed.content() == web.to_yaml()
-    assert PlacedManifest.in_directory("n", "/m", web.with_namespace("ns")).namespace == "ns"
-
-
-def test_placed_manifest_writes_json_for_a_json_path(web: Manifest) -> None:
-    placed = PlacedManifest.in_directory("n", "/m", web, filename="web.json")
-    assert placed.content() == web.to_json()
-    assert PlacedManifest.in_directory("n", "/m", web, filename=".web.yaml.bak").content() == web.to_yaml()
-
-
-def test_placed_manifests_are_values(web: Manifest) -> None:
-    a = PlacedManifest.in_directory("n", "/m", web)
-    same = Manifest.from_fixture("testapp", image=IMAGE)
-    assert a == PlacedManifest("n", PurePosixPath("/m/static-web.yaml"), same)
-    assert len({a, a}) == 1
+def test_manifest_renders_json_for_a_json_file_name(web: Manifest) -> None:
+    assert web.render_for("web.json") == web.to_json()
+    assert web.render_for(".web.yaml.bak") == web.to_yaml()

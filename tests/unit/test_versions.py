@@ -11,11 +11,14 @@ def test_parse_accepts_both_forms():
     assert KubeVersion.parse(DEFAULT_K8S_VERSION)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("1.34", "major.minor.patch"),
-    ("latest", "major.minor.patch"),
-    ("1.20.1", "not supported"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("1.34", "major.minor.patch"),
+        ("latest", "major.minor.patch"),
+        ("1.20.1", "not supported"),
+    ],
+)
 def test_bad_versions_say_what_to_do(text, message):
     with pytest.raises(HarnessError, match=message):
         KubeVersion.parse(text)
