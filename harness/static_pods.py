@@ -29,6 +29,9 @@ from harness.waiting import hold_for, poll_until, watch_until
 # upstream's node e2e tests allow two minutes for mirror pod changes.
 MIRROR_TIMEOUT = 120
 NODE_TIMEOUT = 120
+# How much longer than one fileCheckFrequency a "the kubelet did not run it" window lasts, so
+# that at least one full re-list of the manifest path falls inside it.
+RELIST_MARGIN = 5
 
 
 @dataclass
@@ -157,6 +160,33 @@ class StaticPod:
             expected=f"container {container.name} of {self.mirror_name} running unchanged",
         )
 
+    def relist_window(self) -> float:
+        """Seconds in which the kubelet surely re-lists its manifest path once (inotify aside)."""
+        return self.node.kubelet.file_check_frequency() + RELIST_MARGIN
+
+    def wait_for_log(self, since: datetime, *fragments: str) -> str:
+        """A kubelet journal line since `since` with every fragment, waited for up to one re-list."""
+        timeout = self.settings.timeout(self.relist_window())
+        return self.node.kubelet.wait_for_log(since, *fragments, timeout=timeout)
+
+    def assert_no_mirror(self, window: float | None = None) -> None:
+        """No mirror pod for `window` seconds (default: relist_window)."""
+        hold_for(
+            lambda: self.mirror() is None,
+            window=window or self.relist_window(),
+            unchanged_from=True,
+            expected=f"no mirror pod {self.namespace}/{self.mirror_name}",
+        )
+
+    def assert_never_started(self, window: float | None = None) -> None:
+        """No container on the node and no mirror pod for `window` seconds (default: relist_window)."""
+        hold_for(
+            lambda: (self._describe_containers(), self.mirror() is None),
+            window=window or self.relist_window(),
+            unchanged_from=("no containers", True),
+            expected=f"no container and no mirror pod from {self.node.name}:{self.path}",
+        )
+
     def _describe_containers(self) -> str:
         rows = [f"{c.name} {c.id[:13]} {c.state} attempt={c.attempt}" for c in self.containers()]
         return "; ".join(rows) or "no containers"
@@ -200,11 +230,19 @@ class StaticPods:
         node: Node | None = None,
         filename: str | None = None,
         data: bytes | None = None,
+        mode: int = 0o644,
     ) -> StaticPod:
-        """Write `manifest` (or raw `data`) into the node's staticPodPath, atomically."""
+        """Write `manifest` (or raw `data`) into the node's staticPodPath, atomically, root-owned.
+
+        An absolute `filename` is used as it is: a staticPodPath naming one file, or a path the
+        kubelet is not told about.
+        """
         node = node or self.default_node()
-        path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
-        node.file(path).write_bytes(manifest.render_for(path) if data is None else data)
+        if filename and posixpath.isabs(filename):
+            path = filename
+        else:
+            path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
+        node.file(path).write_bytes(manifest.render_for(path) if data is None else data, mode)
         pod = StaticPod(node, path, manifest, self.cluster.core, self.settings)
         self.placed.append(pod)
         return pod

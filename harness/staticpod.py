@@ -34,6 +34,12 @@ MANIFEST_FIXTURES = PROJECT_ROOT / "fixtures" / "manifests"
 IMAGE_PLACEHOLDER = "TESTAPP_IMAGE"
 # metav1.NamespaceDefault: what the kubelet gives a static pod whose manifest has no namespace.
 DEFAULT_NAMESPACE = "default"
+# Annotations the kubelet puts on a static pod and copies to its mirror pod
+# (pkg/kubelet/types/pod_update.go; config.mirror is set by pkg/kubelet/pod/mirror_client.go).
+CONFIG_SOURCE_ANNOTATION = "kubernetes.io/config.source"
+CONFIG_HASH_ANNOTATION = "kubernetes.io/config.hash"
+CONFIG_MIRROR_ANNOTATION = "kubernetes.io/config.mirror"
+CONFIG_SEEN_ANNOTATION = "kubernetes.io/config.seen"
 
 # A pod name must be a DNS-1123 subdomain (<= 253); names made here stay a DNS-1123 label
 # (<= 63), so `<name>-<node>` stays valid for any node name that is itself a hostname label.
@@ -186,11 +192,17 @@ class Manifest:
         pod["spec"]["restartPolicy"] = policy
         return Manifest(pod)
 
-    def without_type_meta(self) -> Manifest:
-        """Drops apiVersion and kind (claim S11 says the kubelet does without them)."""
+    def with_spec(self, **fields: Any) -> Manifest:
+        """Sets top-level spec fields as given (schedulerName=..., volumes=[...])."""
         pod = self.to_dict()
-        pod.pop("apiVersion", None)
-        pod.pop("kind", None)
+        pod["spec"].update(copy.deepcopy(fields))
+        return Manifest(pod)
+
+    def without_type_meta(self, *fields: Literal["apiVersion", "kind"]) -> Manifest:
+        """Drops apiVersion and kind, or only those named (claim S11 says the kubelet does without them)."""
+        pod = self.to_dict()
+        for key in fields or ("apiVersion", "kind"):
+            pod.pop(key, None)
         return Manifest(pod)
 
     # -- rendering ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ where static pod manifests live: `static_pod_path()` is what this kubelet was to
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +42,8 @@ _GO_DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+# Seconds between two reads of the journal while waiting for a line in it.
+_JOURNAL_POLL_INTERVAL = 2.0
 _GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 
@@ -66,6 +70,17 @@ def flag_value(argv: list[str], name: str) -> str | None:
         elif arg == f"--{name}" and index + 1 < len(argv):
             value = argv[index + 1]
     return value
+
+
+def changed_config(config: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """`config` with `changes` applied: a value replaces the field, None removes it."""
+    updated = dict(config)
+    for key, value in changes.items():
+        if value is None:
+            updated.pop(key, None)
+        else:
+            updated[key] = value
+    return updated
 
 
 def _config_path(argv: list[str]) -> str:
@@ -122,6 +137,20 @@ class Kubelet:
             "journalctl", "-u", UNIT, "--since", when, "--no-pager", "-o", "short-precise"
         ).stdout
 
+    def wait_for_log(self, since: datetime, *fragments: str, timeout: float) -> str:
+        """The first journal line since `since` containing every fragment, once there is one."""
+
+        def probe() -> str | None:
+            lines = self.journal(since).splitlines()
+            return next((line for line in lines if all(f in line for f in fragments)), None)
+
+        return poll_until(
+            probe,
+            timeout=timeout,
+            interval=_JOURNAL_POLL_INTERVAL,
+            expected=f"a kubelet log line on {self.node.name} containing {list(fragments)}",
+        )
+
     def healthz(self) -> bool:
         return self._healthy(self._healthz_url())
 
@@ -138,6 +167,37 @@ class Kubelet:
         state = self.service.restart(timeout)
         self._wait_healthy(timeout)
         return state
+
+    @contextmanager
+    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> Iterator[None]:
+        """The kubelet stopped for the body; started again (and healthy) afterwards, whatever happens."""
+        self.stop(timeout)
+        try:
+            yield
+        finally:
+            self.start(timeout)
+
+    @contextmanager
+    def reconfigured(
+        self, changes: Mapping[str, Any], timeout: float = DEFAULT_UNIT_TIMEOUT
+    ) -> Iterator[None]:
+        """The kubelet restarted with fields of its config file changed (see changed_config).
+
+        The file's original bytes and mode are put back and the kubelet restarted again afterwards,
+        also when the body or the first restart fails. Flags on the command line still take
+        precedence over the file.
+        """
+        config_file = self.node.file(self.config_path())
+        original, mode = config_file.read_bytes(), config_file.mode
+        config_file.write_bytes(
+            yaml.safe_dump(changed_config(self.config(), changes), sort_keys=False).encode(), mode
+        )
+        try:
+            self.restart(timeout)
+            yield
+        finally:
+            config_file.write_bytes(original, mode)
+            self.restart(timeout)
 
     def _config_at(self, argv: list[str]) -> dict[str, Any]:
         path = _config_path(argv)

@@ -7,7 +7,10 @@ with these settings uses, building the offline one if that is the choice.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+
+from docker.errors import DockerException
 
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
@@ -16,7 +19,12 @@ from harness.nodeimage.choose import choose_node_image
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # clean up (build container, partial stages) as on Ctrl-C
     parser = argparse.ArgumentParser(prog="python -m harness.nodeimage")
     parser.add_argument("command", choices=("build", "choose"))
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
@@ -30,7 +38,7 @@ def main(argv: list[str]) -> int:
             if args.command == "build"
             else choose_node_image(args.node_image, version, client)
         )
-    except HarnessError as exc:
+    except (HarnessError, DockerException) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -27,8 +27,7 @@ IMPORT_DIR = "/kind/images"
 
 def base_image(client: docker.DockerClient, rootfs_tar: Path, name: str) -> None:
     """docker import the rootfs, then set what `import --change` cannot (STOPSIGNAL on 20.10)."""
-    with rootfs_tar.open("rb") as src:
-        client.api.import_image_from_stream(src, repository=name + "-import")
+    client.api.import_image_from_file(str(rootfs_tar), repository=name + "-import")
     dockerfile = (
         f"FROM {name}-import\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT {ENTRYPOINT}\n"
     ).encode()
@@ -120,7 +119,8 @@ def assemble(
             raise BuildError(f"containerd in the image lacks {missing} after import (has {sorted(present)})")
         _run(
             container,
-            "pkill containerd; while pgrep -x containerd >/dev/null; do sleep 0.1; done\n"
+            # `sleep` is PID 1 here and reaps nothing: wait for containerd to be a zombie.
+            "pkill containerd; while ps -C containerd -o stat= | grep -qv Z; do sleep 0.1; done\n"
             f"rm -rf {IMPORT_DIR}",
         )
         container.stop(timeout=1)

@@ -72,7 +72,9 @@ class GoBuild:
         if proc.returncode != 0:
             errors = [line for line in proc.stderr.splitlines() if not line.startswith("go: downloading")]
             raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
-        names = " ".join(p.rsplit("/", 1)[-1] for p in self.packages)
+        names = (
+            " ".join(p.rsplit("/", 1)[-1] for p in self.packages) if len(self.packages) > 1 else self.out.name
+        )
         log(f"  go build {names}: {time.monotonic() - start:.0f} s")
 
 

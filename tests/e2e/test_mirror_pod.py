@@ -8,9 +8,9 @@ test/e2e_node/mirror_pod_test.go (what upstream checks on every mirror).
 
 import pytest
 
-SOURCE = "kubernetes.io/config.source"
-HASH = "kubernetes.io/config.hash"
-MIRROR = "kubernetes.io/config.mirror"
+from harness.staticpod import CONFIG_HASH_ANNOTATION as HASH
+from harness.staticpod import CONFIG_MIRROR_ANNOTATION as MIRROR
+from harness.staticpod import CONFIG_SOURCE_ANNOTATION as SOURCE
 
 
 @pytest.mark.claim("S6", "confirmed")

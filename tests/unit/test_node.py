@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 from docker.errors import NotFound
 
 from harness.errors import HarnessError
@@ -19,6 +20,7 @@ from harness.node import (
     NodeFileNotFound,
     parse_go_duration,
 )
+from harness.node.kubelet import changed_config
 from harness.waiting import WaitTimeout
 
 Reply = tuple[int, bytes, bytes]
@@ -405,3 +407,101 @@ def test_parse_go_duration(text: str, seconds: float) -> None:
 def test_parse_go_duration_refuses_non_durations(text: str) -> None:
     with pytest.raises(ValueError, match="not a Go duration"):
         parse_go_duration(text)
+
+
+# --- changing the kubelet's config, stopping it, reading its journal -----------------------------
+
+
+def test_changed_config_sets_and_removes_fields_on_a_copy() -> None:
+    config = {"staticPodPath": "/etc/kubernetes/manifests", "fileCheckFrequency": "20s"}
+    changed = changed_config(config, {"staticPodPath": None, "logging": {"verbosity": 2}})
+    assert changed == {"fileCheckFrequency": "20s", "logging": {"verbosity": 2}}
+    assert config["staticPodPath"] == "/etc/kubernetes/manifests"
+
+
+def staged(container: FakeContainer) -> list[tuple[int, str]]:
+    """Mode and content of each file put_archive copied in (the dot-files write_bytes then renames)."""
+    files = []
+    for entry in container.log:
+        if entry[0] == "put_archive":
+            with tarfile.open(fileobj=io.BytesIO(entry[2])) as archive:
+                (member,) = archive.getmembers()
+                files.append((member.mode, archive.extractfile(member).read().decode()))  # type: ignore[union-attr]
+    return files
+
+
+def reconfigurable_kubelet() -> tuple[Node, FakeContainer, FakeKubeletNode, list[dict[str, Any]]]:
+    """A kubelet whose config file can be rewritten; each restart records the config it starts with."""
+    node, container, fake = kubelet_node(
+        ["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": CUSTOM_CONFIG}
+    )
+    started_with: list[dict[str, Any]] = []
+
+    def reply(argv: list[str]) -> Reply:
+        match argv:
+            case ["stat", "-c", "%a", "--", "/srv/k.yaml"]:
+                return 0, b"600\n", b""
+            case ["mv", "-f", "--", _, target]:
+                fake.files[target] = staged(container)[-1][1]
+                return 0, b"", b""
+            case ["systemctl", "--no-block", "restart", "kubelet"]:
+                started_with.append(yaml.safe_load(fake.files["/srv/k.yaml"]))
+        return fake.reply(argv)
+
+    container.reply = reply
+    return node, container, fake, started_with
+
+
+def test_reconfigured_kubelet_restarts_with_the_change_then_with_its_own_file() -> None:
+    node, container, fake, started_with = reconfigurable_kubelet()
+
+    with node.kubelet.reconfigured({"staticPodPath": "/srv/one.yaml", "fileCheckFrequency": None}):
+        assert node.kubelet.static_pod_path() == "/srv/one.yaml"
+
+    assert [c.get("staticPodPath") for c in started_with] == ["/srv/one.yaml", "/srv/static"]
+    assert "fileCheckFrequency" not in started_with[0]
+    assert fake.files["/srv/k.yaml"] == CUSTOM_CONFIG
+    assert {mode for mode, _ in staged(container)} == {0o600}
+
+
+def test_reconfigured_kubelet_gets_its_file_back_when_the_body_fails() -> None:
+    node, _, fake, started_with = reconfigurable_kubelet()
+    with pytest.raises(RuntimeError), node.kubelet.reconfigured({"staticPodPath": "/srv/one.yaml"}):
+        raise RuntimeError("test failed")
+    assert fake.files["/srv/k.yaml"] == CUSTOM_CONFIG
+    assert len(started_with) == 2
+
+
+def test_stopped_kubelet_is_started_again_even_when_the_body_fails() -> None:
+    node, container, fake = kubelet_node(
+        ["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": CUSTOM_CONFIG}
+    )
+
+    def reply(argv: list[str]) -> Reply:
+        if argv[:3] == ["systemctl", "--no-block", "stop"]:
+            fake.pid = 0
+        elif argv[:3] == ["systemctl", "--no-block", "start"]:
+            fake.pid = 4300
+        else:
+            return fake.reply(argv)
+        return 0, b"", b""
+
+    container.reply = reply
+    with pytest.raises(RuntimeError), node.kubelet.stopped():
+        assert node.kubelet.pid() is None
+        raise RuntimeError("test failed")
+    assert node.kubelet.pid() == 4300
+
+
+def test_wait_for_log_returns_the_first_line_with_every_fragment() -> None:
+    journal = (
+        b'E1127 "Could not process manifest file" path="/m/a.yaml"\nE1127 "Could not" path="/m/b.yaml"\n'
+    )
+    node, _ = node_with(lambda argv: (0, journal, b""))
+    since = datetime(2026, 11, 27, tzinfo=UTC)
+    assert (
+        node.kubelet.wait_for_log(since, "Could not", "/m/b.yaml", timeout=0)
+        == 'E1127 "Could not" path="/m/b.yaml"'
+    )
+    with pytest.raises(WaitTimeout, match=r"a kubelet log line on kind-worker containing \['/m/c.yaml'\]"):
+        node.kubelet.wait_for_log(since, "/m/c.yaml", timeout=0)

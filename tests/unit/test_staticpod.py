@@ -142,6 +142,20 @@ def test_without_type_meta(web: Manifest) -> None:
     assert pod["metadata"]["name"] == "static-web"
 
 
+def test_without_type_meta_may_drop_one_field(web: Manifest) -> None:
+    assert "apiVersion" in web.without_type_meta("kind").to_dict()
+    assert "kind" in web.without_type_meta("apiVersion").to_dict()
+
+
+def test_with_spec_sets_top_level_spec_fields_on_a_copy(web: Manifest) -> None:
+    volumes = [{"name": "v", "secret": {"secretName": "s"}}]
+    changed = web.with_spec(schedulerName="other", volumes=volumes)
+    volumes[0]["name"] = "mutated"
+    assert changed.to_dict()["spec"]["schedulerName"] == "other"
+    assert changed.to_dict()["spec"]["volumes"] == [{"name": "v", "secret": {"secretName": "s"}}]
+    assert "schedulerName" not in web.to_dict()["spec"]
+
+
 def test_accessors_return_copies(web: Manifest) -> None:
     web.labels["app"] = "changed"
     web.to_dict()["metadata"]["name"] = "changed"

@@ -1,0 +1,91 @@
+"""Static pods while the kubelet, the API server or containerd are away.
+
+Sources: kubernetes.io/docs/tasks/configure-pod-container/static-pod/ (kubeadm's control plane runs as
+static pods: they need no API server); test/e2e_node/standalone_test.go (a kubelet with no API server
+runs static pods); mirror_pod_test.go ("should not restart the static pod when kubelet restarts");
+mirror_pod_grace_period_test.go (the runtime down and back); pkg/kubelet/config/file.go (the first
+listing when the kubelet starts).
+"""
+
+import pytest
+
+from harness.control_plane import api_server_stopped
+
+# The kubelet is stopped, so nothing can change: a short hold shows no mirror pod appears.
+KUBELET_STOPPED_WINDOW = 10
+
+
+@pytest.mark.disruptive
+@pytest.mark.claim("S21", "confirmed")
+@pytest.mark.claim("S9", "confirmed")
+def test_manifest_added_while_the_kubelet_is_stopped_runs_once_it_is_back(static_pods):
+    """S21, S9; file.go run (the path is listed as soon as the kubelet starts)."""
+    node = static_pods.default_node()
+
+    with node.kubelet.stopped():
+        pod = static_pods.place(static_pods.manifest(), node=node)
+        pod.assert_never_started(window=KUBELET_STOPPED_WINDOW)
+
+    pod.wait_running()
+    pod.wait_for_running_mirror()
+
+
+@pytest.mark.disruptive
+@pytest.mark.claim("S9", "confirmed")
+def test_manifest_changed_while_the_kubelet_is_stopped_is_applied_once_it_is_back(static_pods):
+    """S9; file.go run; common.go applyDefaults (new content, new UID: a new pod)."""
+    pod = static_pods.place(static_pods.manifest())
+    old_mirror, old = pod.wait_for_running_mirror(), pod.wait_running()
+
+    with pod.node.kubelet.stopped():
+        pod.rewrite(pod.manifest.with_labels(version="2"))
+
+    pod.wait_running(other_than=old)
+    assert pod.wait_for_new_mirror(old_mirror.metadata.uid).metadata.labels["version"] == "2"
+
+
+@pytest.mark.disruptive
+@pytest.mark.claim("S9", "confirmed")
+def test_manifest_removed_while_the_kubelet_is_stopped_stops_the_pod_once_it_is_back(static_pods):
+    """S9; kubelet.go HandlePodCleanups (pods no source wants are killed, orphaned mirrors deleted)."""
+    pod = static_pods.place(static_pods.manifest())
+    pod.wait_for_running_mirror()
+    pod.wait_running()
+
+    with pod.node.kubelet.stopped():
+        pod.remove_file()
+
+    pod.wait_containers_gone()
+    pod.wait_for_mirror_gone()
+
+
+@pytest.mark.disruptive
+@pytest.mark.claim("S5", "confirmed")
+def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is_back(
+    static_pods, cluster, settings
+):
+    """S5; docs (kubeadm's control plane is static pods); standalone_test.go; tryReconcileMirrorPods."""
+    running = static_pods.place(static_pods.manifest())
+    running.wait_for_running_mirror()
+    container = running.wait_running()
+
+    with api_server_stopped(cluster, settings):
+        placed = static_pods.place(static_pods.manifest())
+        placed.wait_running()
+        running.assert_container_kept(container)
+
+    placed.wait_for_running_mirror()
+    running.wait_for_running_mirror()
+
+
+@pytest.mark.disruptive
+def test_static_pod_keeps_running_through_a_containerd_restart(static_pods):
+    """mirror_pod_grace_period_test.go (runtime restarted); containerd's shims outlive the daemon."""
+    pod = static_pods.place(static_pods.manifest())
+    pod.wait_for_running_mirror()
+    container = pod.wait_running()
+
+    pod.node.service("containerd").restart()
+
+    pod.assert_container_kept(container)
+    pod.wait_for_running_mirror()

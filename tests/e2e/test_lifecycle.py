@@ -1,0 +1,135 @@
+"""A static pod's life as its file decides it: created, edited, removed, put back; its containers exiting.
+
+Sources: kubernetes.io/docs/tasks/configure-pod-container/static-pod/ (the kubelet picks manifests up
+as they appear, change and disappear, and restarts static pods that fail); pkg/kubelet/config/file.go
+and common.go; test/e2e_node/mirror_pod_test.go and mirror_pod_grace_period_test.go.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from harness.staticpod import CONFIG_HASH_ANNOTATION
+from harness.waiting import hold_for, watch_until
+
+SIGKILL_EXIT_CODE = 137
+
+
+def restarted(pod) -> bool:
+    return any(status.restart_count >= 1 for status in pod.status.container_statuses or [])
+
+
+@pytest.mark.claim("S3", "confirmed")
+@pytest.mark.claim("S18", "confirmed")
+def test_placed_manifest_runs_a_sandbox_named_like_its_mirror_pod(static_pods, cluster):
+    """S18, S3; docs "Create static Pods" (`crictl pods`, `kubectl get pods`); common.go generatePodName."""
+    pod = static_pods.place(static_pods.manifest())
+
+    container = pod.wait_running()
+
+    (sandbox,) = pod.node.crictl.pods(name=pod.mirror_name, namespace="default", state="ready")
+    assert sandbox.id == container.pod_sandbox_id
+    mirror = pod.wait_for_running_mirror()
+    assert mirror.metadata.name in [
+        p.metadata.name for p in cluster.core.list_namespaced_pod("default").items
+    ]
+    assert mirror.spec.node_name == pod.node.name
+
+
+def test_mirror_pod_lives_in_the_namespace_the_manifest_names(namespaces, static_pods):
+    """docs "Create static Pods"; common.go applyDefaults ("default" only when the manifest names none)."""
+    namespace = namespaces.create()
+
+    pod = static_pods.place(static_pods.manifest().with_namespace(namespace))
+
+    mirror = pod.wait_for_running_mirror()
+    assert (mirror.metadata.namespace, mirror.spec.node_name) == (namespace, pod.node.name)
+
+
+@pytest.mark.claim("S4", "confirmed")
+def test_static_pod_runs_without_any_scheduler(static_pods, cluster):
+    """S4; docs (a static pod is bound to one kubelet); common.go applyDefaults sets spec.nodeName."""
+    pod = static_pods.place(static_pods.manifest().with_spec(schedulerName="no-such-scheduler"))
+
+    mirror = pod.wait_for_running_mirror()
+
+    assert (mirror.spec.scheduler_name, mirror.spec.node_name) == ("no-such-scheduler", pod.node.name)
+    events = {"field_selector": f"involvedObject.name={pod.mirror_name}", "namespace": pod.namespace}
+    watch_until(
+        cluster.core.list_namespaced_event,
+        lambda e: e is not None and e.reason == "Started",
+        timeout=static_pods.settings.timeout(60),
+        expected="a Started event",
+        **events,
+    )
+    assert "Scheduled" not in {e.reason for e in cluster.core.list_namespaced_event(**events).items}
+
+
+@pytest.mark.claim("S12", "confirmed")
+@pytest.mark.claim("S3", "confirmed")
+def test_edited_manifest_replaces_the_pod_once_the_old_one_had_its_grace_period(static_pods):
+    """S12, S3; mirror_pod_test.go (mirror updated, new UID); mirror_pod_grace_period_test.go; k/k #97722."""
+    manifest = static_pods.manifest().with_grace_period(5).with_args("app", "serve", "--term-delay=1h")
+    pod = static_pods.place(manifest)
+    old_mirror, old = pod.wait_for_running_mirror(), pod.wait_running()
+
+    edited_at = datetime.now(UTC)
+    pod.rewrite(manifest.with_labels(version="2"))
+
+    new, mirror = pod.wait_running(other_than=old), pod.wait_for_new_mirror(old_mirror.metadata.uid)
+    killed = pod.node.crictl.status(old.id)
+    assert killed.exit_code == SIGKILL_EXIT_CODE and killed.finished_at - edited_at >= timedelta(seconds=5)
+    assert new.created_at >= killed.finished_at
+    assert mirror.metadata.labels["version"] == "2"
+    assert (
+        mirror.metadata.annotations[CONFIG_HASH_ANNOTATION]
+        != old_mirror.metadata.annotations[CONFIG_HASH_ANNOTATION]
+    )
+
+
+def test_rewriting_identical_content_restarts_nothing(static_pods):
+    """common.go applyDefaults (the pod's UID is a hash of its content and file); docs; k/k #104648."""
+    pod = static_pods.place(static_pods.manifest())
+    mirror, container = pod.wait_for_running_mirror(), pod.wait_running()
+
+    pod.rewrite(pod.manifest)
+
+    pod.assert_container_kept(container, window=pod.relist_window())
+    assert pod.mirror().metadata.uid == mirror.metadata.uid
+
+
+@pytest.mark.claim("S13", "confirmed")
+@pytest.mark.claim("S3", "confirmed")
+def test_removed_manifest_stops_the_pod_and_its_mirror_and_putting_it_back_runs_it_again(static_pods):
+    """S13, S3; docs (moving the manifest out stops the pod, moving it back starts it); k/k #104648."""
+    pod = static_pods.place(static_pods.manifest())
+    pod.wait_for_running_mirror()
+    old = pod.wait_running()
+
+    pod.remove_file()
+    pod.wait_containers_gone()
+    pod.wait_for_mirror_gone()
+
+    pod.rewrite(pod.manifest)
+    pod.wait_running(other_than=old)
+    pod.wait_for_running_mirror()
+
+
+def test_container_that_exits_is_restarted_by_the_kubelet(static_pods):
+    """docs (the kubelet restarts static pods that fail); exits.yaml (restartPolicy Always)."""
+    pod = static_pods.place(static_pods.manifest("exits"))
+
+    pod.wait_for_mirror(restarted, "with a container restartCount >= 1")
+
+    assert max(c.attempt for c in pod.containers()) >= 1
+
+
+def test_container_that_exits_with_restart_policy_never_stays_exited_and_the_pod_fails(static_pods):
+    """Pod lifecycle docs (restartPolicy Never: a container exiting non-zero fails the pod); exits.yaml."""
+    pod = static_pods.place(static_pods.manifest("exits").with_restart_policy("Never"))
+
+    mirror = pod.wait_for_mirror(lambda p: p.status.phase == "Failed", "phase Failed")
+
+    assert mirror.status.container_statuses[0].state.terminated.exit_code == 1
+    (container,) = hold_for(pod.containers, window=10, expected="the one exited container, not restarted")
+    assert (container.state, pod.node.crictl.status(container.id).exit_code) == ("CONTAINER_EXITED", 1)

@@ -1,0 +1,90 @@
+"""Where the kubelet looks for static pods: staticPodPath, its flag form, a single file, nothing at all.
+
+Sources: kubelet configuration reference kubelet-config.v1beta1 (staticPodPath: default empty, a
+directory or a single file; kubeadm sets /etc/kubernetes/manifests); docs "Create static Pods"
+(--pod-manifest-path is the deprecated flag form); pkg/kubelet/config/file.go listConfig.
+Reconfiguring a kubelet is done on a worker of the multi-node cluster: the control-plane kubelet's
+staticPodPath holds the control plane itself.
+"""
+
+import posixpath
+from datetime import UTC, datetime
+
+import pytest
+
+from harness.staticpod import unique_name
+
+CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
+
+
+@pytest.mark.kind_config("custom-static-pod-path")
+@pytest.mark.claim("S2", "confirmed")
+def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, cluster):
+    """S2; docs (--pod-manifest-path, deprecated flag form of staticPodPath); kubelet /configz."""
+    node = static_pods.default_node()
+
+    assert node.kubelet.static_pod_path() == CUSTOM_PATH
+    assert cluster.kubelet_configz(node.name)["staticPodPath"] == CUSTOM_PATH
+    pod = static_pods.place(static_pods.manifest())
+
+    mirror = pod.wait_for_running_mirror()
+    assert pod.path.startswith(f"{CUSTOM_PATH}/") and mirror.spec.node_name == node.name
+
+
+@pytest.mark.disruptive
+@pytest.mark.kind_config("multi-node")
+@pytest.mark.claim("S2", "confirmed")
+def test_static_pod_path_may_name_a_single_file(reconfigure_kubelet, static_pods):
+    """S2; kubelet-config.v1beta1 staticPodPath ("a directory or a single file"); file.go listConfig."""
+    node, path = static_pods.default_node(), f"/etc/kubernetes/{unique_name('single')}.yaml"
+    reconfigure_kubelet(node, staticPodPath=path)
+
+    pod = static_pods.place(static_pods.manifest(), node=node, filename=path)
+
+    pod.wait_for_running_mirror()
+    assert node.kubelet.static_pod_path() == path
+
+
+@pytest.mark.disruptive
+@pytest.mark.kind_config("multi-node")
+def test_missing_static_pod_path_is_tolerated_and_read_once_it_exists(
+    reconfigure_kubelet, node_dirs, static_pods
+):
+    """file.go listConfig ("path does not exist, ignoring") and its periodic re-list."""
+    node, path, since = static_pods.default_node(), f"/etc/{unique_name('absent')}", datetime.now(UTC)
+    reconfigure_kubelet(node, staticPodPath=path)
+    node.kubelet.wait_for_log(
+        since,
+        "path does not exist, ignoring",
+        path,
+        timeout=static_pods.settings.timeout(node.kubelet.file_check_frequency() * 2),
+    )
+
+    node_dirs(node, path)
+    pod = static_pods.place(static_pods.manifest(), node=node)
+
+    pod.wait_for_running_mirror()
+
+
+@pytest.mark.disruptive
+@pytest.mark.kind_config("multi-node")
+@pytest.mark.claim(
+    "S1",
+    "partly",
+    "The kubelet's own default staticPodPath is empty (no static pods at all); "
+    "/etc/kubernetes/manifests is what kubeadm, and so kind, configures.",
+)
+@pytest.mark.claim("S21", "confirmed")
+def test_kubelet_without_static_pod_path_runs_no_static_pods(reconfigure_kubelet, static_pods, cluster):
+    """S1, S21; kubelet-config.v1beta1 (staticPodPath defaults to ""); kubeadm's /etc/kubernetes/manifests."""
+    node = static_pods.default_node()
+    kubeadm_dir = static_pods.manifest_dir(node)
+    reconfigure_kubelet(node, staticPodPath=None)
+    assert not cluster.kubelet_configz(node.name).get("staticPodPath")
+    manifest = static_pods.manifest()
+
+    pod = static_pods.place(
+        manifest, node=node, filename=posixpath.join(kubeadm_dir, f"{manifest.name}.yaml")
+    )
+
+    pod.assert_never_started()
