@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--kind-config",
-        default=str(DEFAULT_KIND_CONFIG.relative_to(PROJECT_ROOT)),
+        default=DEFAULT_KIND_CONFIG.stem,
         help="kind config: a path or a name in kind-configs/ (default single-node)",
     )
     group.addoption(
@@ -69,13 +69,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _settings(config: pytest.Config) -> Settings:
-    kind_bin = config.getoption("kind_bin") or shutil.which("kind") or str(PROJECT_ROOT / ".tools/bin/kind")
+    kind_bin = config.getoption("kind_bin") or str(PROJECT_ROOT / ".tools/bin/kind")
+    if "/" not in kind_bin:  # a command name: look it up as the shell would
+        kind_bin = shutil.which(kind_bin) or kind_bin
     return Settings(
         k8s_version=KubeVersion.parse(config.getoption("k8s_version")),
         node_image=config.getoption("kind_image") or config.getoption("node_image"),
         kind_config=Settings.resolve_kind_config(config.getoption("kind_config")),
         cluster_name=config.getoption("cluster_name"),
-        kind_bin=Path(kind_bin),
+        kind_bin=Path(kind_bin).resolve(),
         artifacts_dir=Path(config.getoption("artifacts_dir")).resolve(),
         keep_cluster=config.getoption("keep_cluster"),
         reuse_cluster=config.getoption("reuse_cluster"),

@@ -25,9 +25,11 @@ from harness.staticpod import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, uniq
 from harness.waiting import hold_for, poll_until, watch_until
 
 # Default timeouts (seconds), multiplied by --timeout-scale. The kubelet re-lists its
-# manifest directory every fileCheckFrequency (20 s) besides reacting to inotify, and
-# upstream's node e2e tests allow two minutes for mirror pod changes.
-MIRROR_TIMEOUT = 120
+# manifest directory every fileCheckFrequency (20 s) besides reacting to inotify;
+# upstream's node e2e tests allow two minutes for mirror pod changes. A force-deleted
+# mirror comes back only at a later periodic sync (measured here: ~90 s on 1.34), so
+# mirror waits get three minutes.
+MIRROR_TIMEOUT = 180
 NODE_TIMEOUT = 120
 # How much longer than one fileCheckFrequency a "the kubelet did not run it" window lasts, so
 # that at least one full re-list of the manifest path falls inside it.
