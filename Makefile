@@ -26,17 +26,21 @@ ARTIFACTS ?= artifacts
 KEEP_CLUSTER ?=
 PYTEST_ARGS ?=
 
-E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) --node-image=$(NODE_IMAGE) \
+E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 	--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
 	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
+# The node image is chosen (and built, when offline) before pytest starts, so that a bad
+# K8S_VERSION or NODE_IMAGE stops the run with one clear line and build progress shows.
+RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
+	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
 .PHONY: e2e test unit lint venv host-setup node-image clean
 
 e2e: venv host-setup
-	$(PY) -m pytest tests/e2e $(E2E_OPTS)
+	@$(RUN_E2E)
 
 test: venv host-setup lint unit
-	$(PY) -m pytest tests/e2e $(E2E_OPTS)
+	@$(RUN_E2E)
 
 unit: venv
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit-unit.xml

@@ -19,6 +19,7 @@ import pytest
 
 from harness import diagnostics
 from harness.claims import ClaimsReport
+from harness.cluster import kindconfig
 from harness.cluster.cluster import Cluster
 from harness.cluster.lifecycle import kind_cluster
 from harness.dockerclient import docker_client
@@ -94,6 +95,7 @@ def _sigterm_as_interrupt(signum: int, frame: object) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     try:
         config.stash[SETTINGS] = _settings(config)
+        kindconfig.load(config.stash[SETTINGS].kind_config)  # a config that does not parse stops here
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[FAILED] = False

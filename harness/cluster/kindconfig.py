@@ -33,7 +33,10 @@ def load(path: Path) -> dict[str, Any]:
     try:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise HarnessError(f"kind config {path} does not parse: {exc}".replace("\n", " ")) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise HarnessError(f"kind config {path} does not parse{where}: {problem}") from None
     except OSError as exc:
         raise HarnessError(f"cannot read kind config {path}: {exc.strerror}") from None
     if (
