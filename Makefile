@@ -34,7 +34,7 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit lint venv host-setup node-image clean
+.PHONY: e2e test unit lint venv host-setup node-image measure clean
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -64,3 +64,8 @@ node-image: venv host-setup
 
 clean:
 	rm -rf $(VENV) .tools .pytest-kind $(ARTIFACTS)
+
+# Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.
+measure: venv host-setup
+	$(PY) -m harness.measure --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE) \
+		--kind-config=$(KIND_CONFIG) --kind-bin=$(KIND)

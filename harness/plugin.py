@@ -77,7 +77,10 @@ def _settings(config: pytest.Config) -> Settings:
         k8s_version=KubeVersion.parse(config.getoption("k8s_version")),
         node_image=config.getoption("kind_image") or config.getoption("node_image"),
         kind_config=Settings.resolve_kind_config(config.getoption("kind_config")),
-        cluster_name=config.getoption("cluster_name"),
+        # pytest-xdist workers each get a cluster of their own.
+        cluster_name="-".join(
+            filter(None, [config.getoption("cluster_name"), os.environ.get("PYTEST_XDIST_WORKER")])
+        ),
         kind_bin=Path(kind_bin).resolve(),
         artifacts_dir=Path(config.getoption("artifacts_dir")).resolve(),
         keep_cluster=config.getoption("keep_cluster"),

@@ -124,11 +124,16 @@ class Kubelet:
         return path or None
 
     def file_check_frequency(self) -> float:
-        """Seconds between the kubelet's re-reads of the manifest path (besides inotify)."""
+        """Seconds between the kubelet's re-reads of the manifest path (besides inotify).
+
+        Zero means unset: the kubelet's defaulting replaces it (kubeadm writes `fileCheckFrequency: 0s`).
+        """
         argv = self.command_line()
         flag = flag_value(argv, "file-check-frequency")
         value = flag if flag is not None else self._config_at(argv).get("fileCheckFrequency")
-        return parse_go_duration(value or DEFAULT_FILE_CHECK_FREQUENCY)
+        return parse_go_duration(value or DEFAULT_FILE_CHECK_FREQUENCY) or parse_go_duration(
+            DEFAULT_FILE_CHECK_FREQUENCY
+        )
 
     def journal(self, since: datetime | str) -> str:
         """The kubelet's journal since a moment (a datetime, or any --since form journalctl takes)."""

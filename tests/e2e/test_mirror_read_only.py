@@ -81,7 +81,7 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
         cluster.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, patch)
 
     assert refused.value.status == HTTP_UNPROCESSABLE
-    assert "may not remove or update mirror annotation" in refused.value.body
+    assert "may not remove or update mirror pod annotation" in refused.value.body
 
 
 @pytest.mark.claim(

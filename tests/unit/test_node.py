@@ -317,6 +317,12 @@ def test_unset_static_pod_path_is_none_and_frequency_defaults_to_20s() -> None:
     assert node.kubelet.file_check_frequency() == 20.0
 
 
+def test_a_zero_file_check_frequency_means_the_kubelets_default() -> None:
+    kubeadms = "kind: KubeletConfiguration\nfileCheckFrequency: 0s\n"
+    node, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": kubeadms})
+    assert node.kubelet.file_check_frequency() == 20.0
+
+
 def test_a_stopped_kubelet_falls_back_to_kubeadms_config_path() -> None:
     node, _, _ = kubelet_node(None, {"/var/lib/kubelet/config.yaml": CUSTOM_CONFIG})
     assert node.kubelet.pid() is None

@@ -1,0 +1,93 @@
+"""`make measure`: how long the harness's own steps take on this machine, as figures.
+
+Creates a cluster from the given kind config, places one static pod, and prints: cluster
+creation, nodes Ready, first static pod running on the node (crictl), its mirror pod
+Running in the API, file removal to containers gone and mirror gone, and cluster deletion.
+Each figure is wall-clock time seen from the harness; the kubelet's own timestamps
+(config.seen, crictl createdAt) are printed beside them for the pod.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.cluster.lifecycle import kind_cluster
+from harness.dockerclient import docker_client
+from harness.errors import HarnessError
+from harness.nodeimage.assemble import LABEL_VERSION
+from harness.nodeimage.choose import choose_node_image
+from harness.settings import Settings
+from harness.static_pods import StaticPods
+from harness.testimage import build_test_image
+from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
+
+
+def record(name: str, since: float) -> None:
+    print(f"  {name:<40} {time.monotonic() - since:7.1f} s", flush=True)
+
+
+@contextmanager
+def timed(name: str) -> Iterator[None]:
+    start = time.monotonic()
+    yield
+    record(name, start)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.measure")
+    parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
+    parser.add_argument("--node-image", default="auto")
+    parser.add_argument("--kind-config", default="single-node")
+    parser.add_argument("--kind-bin", default=str(Path(".tools/bin/kind").resolve()))
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings(
+            k8s_version=KubeVersion.parse(args.k8s_version),
+            node_image=args.node_image,
+            kind_config=Settings.resolve_kind_config(args.kind_config),
+            cluster_name="measure",
+            kind_bin=Path(args.kind_bin),
+            artifacts_dir=Path("artifacts/measure").resolve(),
+            keep_cluster=False,
+            reuse_cluster=None,
+            timeout_scale=1.0,
+            skip_without_cluster=False,
+        )
+        client = docker_client()
+        image = choose_node_image(settings.node_image, settings.k8s_version, client)
+        offline = LABEL_VERSION in (client.images.get(image).labels or {})
+        print(f"figures for {image}, {settings.kind_config.name}:", flush=True)
+        start = time.monotonic()
+        with kind_cluster(settings, image, client, offline_image=offline, failed=lambda: False) as cluster:
+            record("cluster created and nodes Ready", start)
+            test_image = build_test_image(client)
+            with timed("test image built and loaded"):
+                cluster.kind.load_docker_image(test_image)
+            pods = StaticPods(cluster, settings, test_image)
+            pod = pods.place(pods.manifest())
+            with timed("manifest placed -> container running"):
+                container = pod.wait_running()
+            with timed("... -> mirror pod Running and Ready"):
+                mirror = pod.wait_for_running_mirror()
+            seen = mirror.metadata.annotations.get("kubernetes.io/config.seen")
+            print(f"  kubelet: config.seen {seen}; container createdAt {container.created_at}", flush=True)
+            pod.remove_file()
+            with timed("file removed -> containers gone"):
+                pod.wait_containers_gone()
+            with timed("... -> mirror pod gone"):
+                pod.wait_for_mirror_gone()
+            deleting = time.monotonic()
+        record("cluster deleted", deleting)
+    except HarnessError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
