@@ -17,12 +17,6 @@ KIND_VERSION = "v0.30.0"
 DEFAULT_K8S_VERSION = "1.34.4"
 # Minor releases the offline builder and the kind configs are made for.
 SUPPORTED_MINORS = (33, 34, 35)
-# kindest/node images published with KIND_VERSION (its release notes); other versions
-# have no official image and are built offline.
-OFFICIAL_IMAGES = {
-    "v1.34.0": "kindest/node:v1.34.0",
-    "v1.33.4": "kindest/node:v1.33.4",
-}
 
 _VERSION = re.compile(r"^v?(1)\.(\d+)\.(\d+)$")
 

@@ -7,16 +7,17 @@ offline image. offline and official force one path; anything else is an image re
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 
 import docker
 
 from harness.errors import HarnessError
-from harness.nodeimage import build
+from harness.nodeimage import build, gomodule
 from harness.nodeimage.assemble import image_exists
 from harness.nodeimage.stages import log
-from harness.versions import KIND_VERSION, OFFICIAL_IMAGES, KubeVersion
+from harness.versions import KIND_VERSION, KubeVersion
 
 REGISTRY_PROBE = "https://registry-1.docker.io/v2/"
 
@@ -31,14 +32,20 @@ def registry_reachable(timeout: float = 3.0) -> bool:
     return True
 
 
+def official_image(version: KubeVersion) -> str | None:
+    """kind's own default node image (pinned by digest in its source) when it is `version`."""
+    source = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "pkg/apis/config/defaults/image.go"
+    match = re.search(r'Image = "(kindest/node:(v[\d.]+)@sha256:[0-9a-f]+)"', source.read_text())
+    return match.group(1) if match and match.group(2) == version.tag else None
+
+
 def choose_node_image(setting: str, version: KubeVersion, client: docker.DockerClient) -> str:
-    official = OFFICIAL_IMAGES.get(version.tag)
+    official = official_image(version)
     if setting == "official":
         if official is None:
-            known = ", ".join(sorted(OFFICIAL_IMAGES))
             raise HarnessError(
-                f"kind {KIND_VERSION} publishes no node image for Kubernetes {version} (it has {known}): "
-                "use NODE_IMAGE=offline"
+                f"kind {KIND_VERSION} has no official node image for Kubernetes {version}: use "
+                "NODE_IMAGE=offline, the K8S_VERSION of kind's default image, or NODE_IMAGE=<image>"
             )
         return official
     if setting == "auto":
