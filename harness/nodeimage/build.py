@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -54,35 +55,33 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
         "pause": cache_key("pause", version.tag, sandbox, go),
         "rootfs": cache_key("rootfs", rootfs.PACKAGES, KIND_VERSION, platform.machine(), _source(rootfs)),
     }
-    bins = cache / "bin"
-    k8s_bin = run_stage(
-        times,
-        f"kubernetes {version.tag}",
-        bins / f"kubernetes-{version.tag}",
-        keys["kubernetes"],
-        lambda out: binaries.build_kubernetes(version, cache / "gobuild", out),
-    )
-    etcd_bin = run_stage(
-        times,
-        f"etcd {etcd_tag}",
-        bins / f"etcd-{etcd_tag}",
-        keys["etcd"],
-        lambda out: binaries.build_etcd(etcd_tag, cache / "gobuild", out),
-    )
-    crictl_bin = run_stage(
-        times,
-        f"crictl {binaries.CRICTL_VERSION}",
-        bins / "crictl",
-        keys["crictl"],
-        lambda out: binaries.build_crictl(cache / "gobuild", out),
-    )
-    pause_bin = run_stage(
-        times,
-        "pause",
-        bins / f"pause-{version.tag}",
-        keys["pause"],
-        lambda out: binaries.build_pause(version, sandbox.rsplit(":", 1)[1], out),
-    )
+    gobuild = cache / "gobuild"
+    binary_stages: dict[str, tuple[str, str, Callable[[Path], None]]] = {
+        "kubernetes": (
+            f"kubernetes {version.tag}",
+            f"kubernetes-{version.tag}",
+            lambda out: binaries.build_kubernetes(version, gobuild, out),
+        ),
+        "etcd": (
+            f"etcd {etcd_tag}",
+            f"etcd-{etcd_tag}",
+            lambda out: binaries.build_etcd(etcd_tag, gobuild, out),
+        ),
+        "crictl": (
+            f"crictl {binaries.CRICTL_VERSION}",
+            "crictl",
+            lambda out: binaries.build_crictl(gobuild, out),
+        ),
+        "pause": (
+            "pause",
+            f"pause-{version.tag}",
+            lambda out: binaries.build_pause(version, sandbox.rsplit(":", 1)[1], out),
+        ),
+    }
+    bins = {
+        key: run_stage(times, label, cache / "bin" / directory, keys[key], make)
+        for key, (label, directory, make) in binary_stages.items()
+    }
     rootfs_dir = run_stage(
         times,
         f"rootfs (debian {rootfs.SUITE})",
@@ -98,11 +97,11 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
         lambda: assemble.base_image(client, rootfs_dir / "rootfs.tar", base),
     )
 
-    wanted = images.wanted_images(images.kubeadm_images(k8s_bin / "kubeadm", version.tag), sandbox)
+    wanted = images.wanted_images(images.kubeadm_images(bins["kubernetes"] / "kubeadm", version.tag), sandbox)
     binary_paths = {
-        "etcd": etcd_bin / "etcd",
-        "pause": pause_bin / "pause",
-        **{n: k8s_bin / n for n in binaries.KUBERNETES_COMMANDS},
+        "etcd": bins["etcd"] / "etcd",
+        "pause": bins["pause"] / "pause",
+        **{n: bins["kubernetes"] / n for n in binaries.KUBERNETES_COMMANDS},
     }
     archives_key = cache_key(
         "archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], _source(images)
@@ -128,8 +127,8 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
             name=name,
             version_tag=version.tag,
             inputs=inputs,
-            node_binaries={n: k8s_bin / n for n in binaries.NODE_BINARIES}
-            | {"crictl": crictl_bin / "crictl"},
+            node_binaries={n: bins["kubernetes"] / n for n in binaries.NODE_BINARIES}
+            | {"crictl": bins["crictl"] / "crictl"},
             archives=sorted(archives_dir.glob("*.tar")),
             expected_images=[n for names in wanted.values() for n in names],
         ),
