@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from kubernetes import client as k8s
+from urllib3.exceptions import HTTPError
 
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
-from harness.node import ContainerStatus, Node
+from harness.node import ContainerStatus, Node, NodeCommandError
 from harness.settings import Settings
 from harness.staticpod import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, unique_name
 from harness.waiting import hold_for, poll_until, watch_until
@@ -34,6 +35,8 @@ NODE_TIMEOUT = 120
 # How much longer than one fileCheckFrequency a "the kubelet did not run it" window lasts, so
 # that at least one full re-list of the manifest path falls inside it.
 RELIST_MARGIN = 5
+# Once the kubelet has logged why it refused a file, this short hold shows it runs nothing from it.
+REFUSED_WINDOW = 5
 
 
 @dataclass
@@ -140,6 +143,32 @@ class StaticPod:
             describe=self._describe_containers,
         )
 
+    def wait_mirror_agrees(self) -> ContainerStatus:
+        """Wait until the mirror reports Running and Ready with the container crictl shows running
+        in a ready sandbox (a container left in a sandbox the runtime lost is about to be replaced).
+
+        Polls both sides; an API server or a runtime that does not answer yet (both may be
+        restarting) counts as "not yet". Returns the running container.
+        """
+
+        def probe() -> ContainerStatus | None:
+            running, mirror = self.running_container(), self.mirror()
+            if not (running and mirror and mirror.status.phase == "Running" and _all_ready(mirror)):
+                return None
+            sandboxes = self.node.crictl.pods(name=self.mirror_name, namespace=self.namespace, state="ready")
+            if running.pod_sandbox_id not in {s.id for s in sandboxes}:
+                return None
+            reported = [s.container_id or "" for s in mirror.status.container_statuses]
+            return running if any(r.endswith(running.id) for r in reported) else None
+
+        return poll_until(
+            probe,
+            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            expected=f"mirror pod {self.namespace}/{self.mirror_name} Running, Ready, naming that container",
+            describe=self._describe_containers,
+            retry_on=(k8s.ApiException, HTTPError, NodeCommandError),
+        )
+
     def wait_containers_gone(self) -> None:
         poll_until(
             lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
@@ -171,14 +200,12 @@ class StaticPod:
         timeout = self.settings.timeout(self.relist_window())
         return self.node.kubelet.wait_for_log(since, *fragments, timeout=timeout)
 
-    def assert_no_mirror(self, window: float | None = None) -> None:
-        """No mirror pod for `window` seconds (default: relist_window)."""
-        hold_for(
-            lambda: self.mirror() is None,
-            window=window or self.relist_window(),
-            unchanged_from=True,
-            expected=f"no mirror pod {self.namespace}/{self.mirror_name}",
-        )
+    def assert_refused(self, since: datetime, *reason: str) -> str:
+        """The kubelet refuses this file: it logs "Could not process manifest file" for it (with
+        every fragment of `reason`) and runs nothing from it. Returns the log line."""
+        line = self.wait_for_log(since, "Could not process manifest file", self.path, *reason)
+        self.assert_never_started(window=REFUSED_WINDOW)
+        return line
 
     def assert_never_started(self, window: float | None = None) -> None:
         """No container on the node and no mirror pod for `window` seconds (default: relist_window)."""

@@ -42,6 +42,8 @@ _GO_DURATION_UNITS = {
     "m": 60.0,
     "h": 3600.0,
 }
+# journalctl --since value for the whole journal the node kept.
+WHOLE_JOURNAL = "@0"
 # Seconds between two reads of the journal while waiting for a line in it.
 _JOURNAL_POLL_INTERVAL = 2.0
 _GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -142,8 +144,8 @@ class Kubelet:
             "journalctl", "-u", UNIT, "--since", when, "--no-pager", "-o", "short-precise"
         ).stdout
 
-    def wait_for_log(self, since: datetime, *fragments: str, timeout: float) -> str:
-        """The first journal line since `since` containing every fragment, once there is one."""
+    def wait_for_log(self, since: datetime | str, *fragments: str, timeout: float) -> str:
+        """The first journal line since `since` (as for journal) with every fragment, once there is one."""
 
         def probe() -> str | None:
             lines = self.journal(since).splitlines()

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from harness.staticpod import mirror_pod_name, read_raw_fixture, unique_name
-
-# Once the kubelet logged why it refused a file, a short hold shows that it did not run it anyway.
-AFTER_REFUSAL_WINDOW = 5
+from harness.waiting import hold_for
 
 
 @pytest.mark.claim("S10", "confirmed")
@@ -75,8 +73,7 @@ def test_manifest_without_kind_or_api_version_is_refused_and_logged(static_pods,
 
     pod = static_pods.place(manifest)
 
-    pod.wait_for_log(since, "Could not process manifest file", pod.path, error)
-    pod.assert_never_started(window=AFTER_REFUSAL_WINDOW)
+    pod.assert_refused(since, error)
 
 
 def test_json_manifest_runs(static_pods):
@@ -97,6 +94,25 @@ def test_a_file_is_read_whatever_its_extension(static_pods, suffix):
     pod = static_pods.place(manifest, filename=f"{manifest.name}{suffix}")
 
     pod.wait_for_running_mirror()
+
+
+def test_backup_copy_with_the_same_pod_name_shadows_the_manifest(static_pods):
+    """docs caution (a backup copy is read too); k/k #136962; file.go (pods keyed by namespace/name; each
+    re-list reads the files in name order, so `x.yaml.bak` replaces `x.yaml`). An edit of `x.yaml` is
+    applied at once through inotify, but the next re-list brings the backup back (seen by hand; racy)."""
+    manifest = static_pods.manifest()
+    pod = static_pods.place(manifest.with_labels(copy="manifest"))
+    pod.wait_for_mirror(lambda m: m.metadata.labels["copy"] == "manifest", "from the manifest")
+
+    static_pods.place(manifest.with_labels(copy="backup"), filename=f"{manifest.name}.yaml.bak")
+
+    mirror = pod.wait_for_mirror(lambda m: m.metadata.labels["copy"] == "backup", "from the backup copy")
+    hold_for(
+        lambda: pod.mirror().metadata.uid,
+        window=pod.relist_window(),
+        unchanged_from=mirror.metadata.uid,
+        expected="the backup copy's mirror pod, through a re-list",
+    )
 
 
 @pytest.mark.claim(

@@ -13,6 +13,7 @@ from harness.staticpod import CONFIG_HASH_ANNOTATION as HASH
 from harness.waiting import hold_for, watch_until
 
 GRACE = 5  # seconds
+EVENT_TIMEOUT = 60
 
 
 def restarted(pod) -> bool:
@@ -58,7 +59,7 @@ def test_static_pod_runs_without_any_scheduler(static_pods, cluster):
     watch_until(
         cluster.core.list_namespaced_event,
         lambda e: e is not None and e.reason == "Started",
-        timeout=static_pods.settings.timeout(60),
+        timeout=static_pods.settings.timeout(EVENT_TIMEOUT),
         expected="a Started event",
         **events,
     )

@@ -40,14 +40,10 @@ def test_mirror_carries_the_kubelets_annotations_the_manifests_metadata_and_one_
     assert manifest.labels.items() <= mirror.metadata.labels.items()
     assert manifest.annotations.items() <= annotations.items()
     node = cluster.core.read_node(pod.node.name)
-    (owner,) = mirror.metadata.owner_references
-    assert (owner.api_version, owner.kind, owner.name, owner.uid, owner.controller) == (
-        "v1",
-        "Node",
-        node.metadata.name,
-        node.metadata.uid,
-        True,
-    )
+    owner = ("v1", "Node", node.metadata.name, node.metadata.uid, True)
+    assert [
+        (o.api_version, o.kind, o.name, o.uid, o.controller) for o in mirror.metadata.owner_references
+    ] == [owner]
 
 
 def test_mirror_status_follows_the_container_on_the_node(static_pods):
@@ -58,14 +54,9 @@ def test_mirror_status_follows_the_container_on_the_node(static_pods):
 
     pod.node.crictl.stop(container.id)
 
-    new = pod.wait_running(other_than=container)
-    pod.wait_for_mirror(
-        lambda p: (
-            p.status.container_statuses[0].container_id.endswith(new.id)
-            and p.status.container_statuses[0].restart_count == 1
-        ),
-        f"reporting container {new.id[:13]} with restartCount 1",
-    )
+    pod.wait_running(other_than=container)
+    assert pod.wait_mirror_agrees().attempt == 1
+    assert pod.mirror().status.container_statuses[0].restart_count == 1
 
 
 @pytest.mark.parametrize("change", ["update", "remove"])

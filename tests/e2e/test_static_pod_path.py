@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from harness.node.kubelet import WHOLE_JOURNAL
 from harness.staticpod import unique_name
 
 CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
@@ -19,12 +20,15 @@ CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
 
 @pytest.mark.kind_config("custom-static-pod-path")
 @pytest.mark.claim("S2", "confirmed")
-def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, cluster):
-    """S2; docs (--pod-manifest-path, deprecated flag form of staticPodPath); kubelet /configz."""
+def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(node_dirs, static_pods, cluster):
+    """S2; docs (--pod-manifest-path, the deprecated flag form of staticPodPath); kubelet /configz."""
     node = static_pods.default_node()
-
     assert node.kubelet.static_pod_path() == CUSTOM_PATH
     assert cluster.kubelet_configz(node.name)["staticPodPath"] == CUSTOM_PATH
+    node.kubelet.wait_for_log(WHOLE_JOURNAL, "Flag --pod-manifest-path has been deprecated", timeout=0)
+    if not node.file(CUSTOM_PATH).exists:  # nothing creates it: the kubelet waits for it to appear
+        node_dirs(node, CUSTOM_PATH)
+
     pod = static_pods.place(static_pods.manifest())
 
     mirror = pod.wait_for_running_mirror()

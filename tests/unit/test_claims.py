@@ -37,6 +37,15 @@ def test_verdicts_aggregate_over_passing_tests_only(tmp_path):
     assert "| S8:" in (tmp_path / "claims.md").read_text()
 
 
+def test_a_note_shared_by_parametrized_tests_is_given_once(tmp_path):
+    report = ClaimsReport()
+    for param in ("kind", "apiVersion"):
+        report.record(item(f"t[{param}]", ("S11", "refuted", "refused")), outcome("passed"))
+    report.record(item("t2", ("S11", "refuted", "logged")), outcome("passed"))
+
+    assert report.rows(KubeVersion.parse("1.34.4"))[10]["evidence"] == "refused logged"
+
+
 def test_a_bad_marker_is_a_usage_error():
     with pytest.raises(pytest.UsageError):
         ClaimsReport().record(item("t", ("S99", "confirmed")), outcome("passed"))
