@@ -25,6 +25,9 @@ from harness.errors import HarnessError
 from harness.settings import Settings
 from harness.waiting import watch_until
 
+# The docker network kind puts every cluster's nodes on.
+KIND_NETWORK = "kind"
+
 
 def log(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
@@ -99,6 +102,7 @@ def kind_cluster(
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     kind = _kind(settings, settings.cluster_name, work_dir, node_image)
     cluster = Cluster(settings.cluster_name, kind, client, offline_image)
+    network_existed = bool(client.networks.list(names=[KIND_NETWORK]))
     try:
         log(f"creating {settings.cluster_name} from {settings.kind_config.name} with {node_image}")
         try:
@@ -119,6 +123,16 @@ def kind_cluster(
         else:
             log(f"deleting {settings.cluster_name}")
             kind.delete()
+            if not network_existed:
+                _remove_kind_network(client)
+
+
+def _remove_kind_network(client: docker.DockerClient) -> None:
+    """kind keeps its docker network after the last cluster goes; this run made it, so it goes too."""
+    for network in client.networks.list(names=[KIND_NETWORK]):
+        network.reload()
+        if not network.containers:  # another cluster may have started on it meanwhile
+            network.remove()
 
 
 def export_logs(settings: Settings, dest: Path) -> None:
