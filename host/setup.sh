@@ -24,8 +24,14 @@ apt_install() {
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" -eq 0 ] || die "need root to install ${missing[*]} (or install them yourself)"
   say "installing ${missing[*]} from Debian"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  local log
+  log=$(mktemp)
+  if ! { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+    tail -n 20 "$log" >&2
+    rm -f "$log"
+    die "could not install ${missing[*]} with apt-get (output above)"
+  fi
+  rm -f "$log"
 }
 
 bounding_set_is_short() {
