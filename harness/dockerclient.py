@@ -8,6 +8,14 @@ from docker.errors import DockerException
 from harness.errors import HarnessError
 
 
+def image_exists(client: docker.DockerClient, name: str) -> bool:
+    try:
+        client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
 def docker_client() -> docker.DockerClient:
     try:
         client = docker.from_env()

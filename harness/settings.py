@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
+from harness.versions import KubeVersion
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIND_CONFIGS = PROJECT_ROOT / "kind-configs"
@@ -58,7 +58,3 @@ class Settings:
             if candidate.exists():
                 return candidate
         return path
-
-
-def default_k8s_version() -> str:
-    return DEFAULT_K8S_VERSION

@@ -19,6 +19,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
+from harness.dockerclient import image_exists
 from harness.errors import HarnessError
 from harness.settings import PROJECT_ROOT
 
@@ -50,7 +51,7 @@ def build_test_image(client: docker.DockerClient) -> str:
     digest = source_digest(TESTAPP_SOURCES)
     reference = image_reference(digest)
     try:
-        if _image_exists(client, reference):
+        if image_exists(client, reference):
             return reference
         arch = client.version().get("Arch", "amd64")
         with tempfile.TemporaryDirectory(prefix="testapp-image-") as context:
@@ -72,14 +73,6 @@ def build_test_image(client: docker.DockerClient) -> str:
             " start Docker or set DOCKER_HOST"
         ) from err
     return reference
-
-
-def _image_exists(client: docker.DockerClient, reference: str) -> bool:
-    try:
-        client.images.get(reference)
-    except docker.errors.ImageNotFound:
-        return False
-    return True
 
 
 def _go_build(output: Path, *, goarch: str) -> None:

@@ -11,6 +11,7 @@ from types import ModuleType
 
 import docker
 
+from harness.dockerclient import image_exists
 from harness.nodeimage import assemble, binaries, gomodule, images, rootfs
 from harness.nodeimage.stages import StageTimes, cache_key, hash_files, log, run_image_stage, run_stage
 from harness.versions import KIND_VERSION, KubeVersion
@@ -93,7 +94,7 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
     run_image_stage(
         times,
         "base image",
-        lambda: assemble.image_exists(client, base),
+        lambda: image_exists(client, base),
         lambda: assemble.base_image(client, rootfs_dir / "rootfs.tar", base),
     )
 

@@ -13,9 +13,9 @@ import urllib.request
 
 import docker
 
+from harness.dockerclient import image_exists
 from harness.errors import HarnessError
 from harness.nodeimage import build, gomodule
-from harness.nodeimage.assemble import image_exists
 from harness.nodeimage.stages import log
 from harness.versions import KIND_VERSION, KubeVersion
 
