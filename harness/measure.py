@@ -16,11 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.cluster.lifecycle import kind_cluster
+from harness.cluster.lifecycle import provisioned_cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.nodeimage.assemble import LABEL_VERSION
-from harness.nodeimage.choose import choose_node_image
 from harness.settings import Settings
 from harness.static_pods import StaticPods
 from harness.testimage import build_test_image
@@ -59,11 +57,13 @@ def main(argv: list[str]) -> int:
             skip_without_cluster=False,
         )
         client = docker_client()
-        image = choose_node_image(settings.node_image, settings.k8s_version, client)
-        offline = LABEL_VERSION in (client.images.get(image).labels or {})
-        print(f"figures for {image}, {settings.kind_config.name}:", flush=True)
+        print(
+            f"figures for {settings.node_image}, Kubernetes {settings.k8s_version}, "
+            f"{settings.kind_config.name}:",
+            flush=True,
+        )
         start = time.monotonic()
-        with kind_cluster(settings, image, client, offline_image=offline, failed=lambda: False) as cluster:
+        with provisioned_cluster(settings, client, failed=lambda: False) as cluster:
             record("cluster created and nodes Ready", start)
             test_image = build_test_image(client)
             with timed("test image built and loaded"):

@@ -21,11 +21,9 @@ from harness import diagnostics
 from harness.claims import ClaimsReport
 from harness.cluster import kindconfig
 from harness.cluster.cluster import Cluster
-from harness.cluster.lifecycle import kind_cluster
+from harness.cluster.lifecycle import provisioned_cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.nodeimage.assemble import LABEL_VERSION
-from harness.nodeimage.choose import choose_node_image
 from harness.settings import DEFAULT_KIND_CONFIG, NODE_IMAGE_CHOICES, PROJECT_ROOT, Settings
 from harness.static_pods import StaticPods
 from harness.testimage import build_test_image
@@ -160,17 +158,8 @@ class ClusterPool:
         settings = replace(self.settings, kind_config=kind_config)
         try:
             client = docker_client()
-            image = (
-                None
-                if settings.reuse_cluster
-                else choose_node_image(settings.node_image, settings.k8s_version, client)
-            )
-            # Images made by harness.nodeimage carry its label; they need the offline patches.
-            offline = image is not None and LABEL_VERSION in (client.images.get(image).labels or {})
             cluster = self._stack.enter_context(
-                kind_cluster(
-                    settings, image, client, offline_image=offline, failed=lambda: self.config.stash[FAILED]
-                )
+                provisioned_cluster(settings, client, failed=lambda: self.config.stash[FAILED])
             )
             self._test_image = self._test_image or build_test_image(client)
             cluster.kind.load_docker_image(self._test_image)

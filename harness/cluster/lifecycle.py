@@ -22,6 +22,7 @@ from harness.cluster import cni, kindconfig
 from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
+from harness.nodeimage.choose import built_offline, choose_node_image
 from harness.settings import Settings
 from harness.waiting import watch_until
 
@@ -133,6 +134,21 @@ def _remove_kind_network(client: docker.DockerClient) -> None:
         network.reload()
         if not network.containers:  # another cluster may have started on it meanwhile
             network.remove()
+
+
+@contextmanager
+def provisioned_cluster(
+    settings: Settings, client: docker.DockerClient, *, failed: Callable[[], bool]
+) -> Iterator[Cluster]:
+    """kind_cluster with the node image these settings choose (built first when offline)."""
+    image = (
+        None
+        if settings.reuse_cluster
+        else choose_node_image(settings.node_image, settings.k8s_version, client)
+    )
+    offline = image is not None and built_offline(client, image)
+    with kind_cluster(settings, image, client, offline_image=offline, failed=failed) as cluster:
+        yield cluster
 
 
 def export_logs(settings: Settings, dest: Path) -> None:

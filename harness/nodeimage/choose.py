@@ -16,6 +16,7 @@ import docker
 from harness.dockerclient import image_exists
 from harness.errors import HarnessError
 from harness.nodeimage import build, gomodule
+from harness.nodeimage.assemble import LABEL_VERSION
 from harness.nodeimage.stages import log
 from harness.versions import KIND_VERSION, KubeVersion
 
@@ -37,6 +38,11 @@ def official_image(version: KubeVersion) -> str | None:
     source = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "pkg/apis/config/defaults/image.go"
     match = re.search(r'Image = "(kindest/node:(v[\d.]+)@sha256:[0-9a-f]+)"', source.read_text())
     return match.group(1) if match and match.group(2) == version.tag else None
+
+
+def built_offline(client: docker.DockerClient, image: str) -> bool:
+    """Was `image` made by harness.nodeimage? Such images need the offline kind config patches."""
+    return LABEL_VERSION in (client.images.get(image).labels or {})
 
 
 def choose_node_image(setting: str, version: KubeVersion, client: docker.DockerClient) -> str:
