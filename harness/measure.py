@@ -19,7 +19,8 @@ from pathlib import Path
 from harness.cluster.lifecycle import provisioned_cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.settings import Settings
+from harness.interrupts import sigterm_as_keyboard_interrupt
+from harness.settings import DEFAULT_KIND_BIN, Settings
 from harness.static_pods import StaticPods
 from harness.testimage import build_test_image
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
@@ -41,8 +42,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
     parser.add_argument("--node-image", default="auto")
     parser.add_argument("--kind-config", default="single-node")
-    parser.add_argument("--kind-bin", default=str(Path(".tools/bin/kind").resolve()))
+    parser.add_argument("--kind-bin", default=str(DEFAULT_KIND_BIN))
     args = parser.parse_args(argv)
+    sigterm_as_keyboard_interrupt()  # the cluster is deleted on SIGTERM as on Ctrl-C
     try:
         settings = Settings(
             k8s_version=KubeVersion.parse(args.k8s_version),
@@ -86,6 +88,9 @@ def main(argv: list[str]) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: the cluster was deleted", file=sys.stderr)
+        return 130
     return 0
 
 

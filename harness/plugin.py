@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import replace
@@ -24,7 +23,8 @@ from harness.cluster.cluster import Cluster
 from harness.cluster.lifecycle import provisioned_cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.settings import DEFAULT_KIND_CONFIG, NODE_IMAGE_CHOICES, PROJECT_ROOT, Settings
+from harness.interrupts import sigterm_as_keyboard_interrupt
+from harness.settings import DEFAULT_KIND_BIN, DEFAULT_KIND_CONFIG, NODE_IMAGE_CHOICES, Settings
 from harness.static_pods import StaticPods
 from harness.testimage import build_test_image
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
@@ -68,7 +68,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _settings(config: pytest.Config) -> Settings:
-    kind_bin = config.getoption("kind_bin") or str(PROJECT_ROOT / ".tools/bin/kind")
+    kind_bin = config.getoption("kind_bin") or str(DEFAULT_KIND_BIN)
     if "/" not in kind_bin:  # a command name: look it up as the shell would
         kind_bin = shutil.which(kind_bin) or kind_bin
     return Settings(
@@ -88,10 +88,6 @@ def _settings(config: pytest.Config) -> Settings:
     )
 
 
-def _sigterm_as_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     try:
@@ -101,8 +97,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[FAILED] = False
     config.stash[CLAIMS] = ClaimsReport()
-    # CI time-outs and `kill` send SIGTERM: turn it into the same clean-up path as Ctrl-C.
-    signal.signal(signal.SIGTERM, _sigterm_as_interrupt)
+    sigterm_as_keyboard_interrupt()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,6 +15,8 @@ from harness.versions import KubeVersion
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 KIND_CONFIGS = PROJECT_ROOT / "kind-configs"
 DEFAULT_KIND_CONFIG = KIND_CONFIGS / "single-node.yaml"
+# Where `make host-setup` installs kind.
+DEFAULT_KIND_BIN = PROJECT_ROOT / ".tools" / "bin" / "kind"
 DEFAULT_CLUSTER_NAME = "static-pods"
 NODE_IMAGE_CHOICES = ("auto", "offline", "official")
 

@@ -7,24 +7,20 @@ with these settings uses, building the offline one if that is the choice.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 
 from docker.errors import DockerException
 
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
+from harness.interrupts import sigterm_as_keyboard_interrupt
 from harness.nodeimage.build import build
 from harness.nodeimage.choose import choose_node_image
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str]) -> int:
-    signal.signal(signal.SIGTERM, _interrupt)  # clean up (build container, partial stages) as on Ctrl-C
+    sigterm_as_keyboard_interrupt()  # clean up (build container, partial stages) as on Ctrl-C
     parser = argparse.ArgumentParser(prog="python -m harness.nodeimage")
     parser.add_argument("command", choices=("build", "choose"))
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
