@@ -67,5 +67,5 @@ clean:
 
 # Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.
 measure: venv host-setup
-	$(PY) -m harness.measure --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE) \
+	$(PY) -m harness.tools.measure --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE) \
 		--kind-config=$(KIND_CONFIG) --kind-bin=$(KIND)

@@ -1,18 +1,68 @@
-"""SIGTERM handled like Ctrl-C, so that clean-up (clusters, build containers) runs either way.
+"""Ctrl-C and SIGTERM: both end a run the same way, and neither can cut a clean-up short.
 
 CI time-outs and `kill` send SIGTERM, whose default action ends Python without running
 `finally` blocks or context-manager exits; every entry point that makes clusters or
-containers installs this first.
+containers calls `handle_interrupts()` first. On the first signal, what was registered with
+`on_interrupt` (deleting the clusters the run created) runs at once, before any graceful
+clean-up, and only then is KeyboardInterrupt raised. What must not be cut short runs under
+`signals_held`: a second Ctrl-C or a SIGTERM that arrives meanwhile waits until it is done.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
+_on_interrupt: list[Callable[[], None]] = []
+
+
+def on_interrupt(cleanup: Callable[[], None]) -> None:
+    """Run `cleanup` on the first Ctrl-C or SIGTERM, before KeyboardInterrupt unwinds the run."""
+    _on_interrupt.append(cleanup)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    cleanups, _on_interrupt[:] = list(_on_interrupt), []
+    with signals_held("cleaning up after the interrupt"):
+        for cleanup in cleanups:
+            try:
+                cleanup()
+            except Exception as exc:  # the others still run; the interrupt still ends the run
+                print(f"[harness] clean-up after the interrupt failed: {exc}", file=sys.stderr)
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def sigterm_as_keyboard_interrupt() -> None:
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+def handle_interrupts() -> None:
+    """SIGINT and SIGTERM both run the registered clean-ups, then raise KeyboardInterrupt."""
+    if threading.current_thread() is threading.main_thread():
+        for signum in _SIGNALS:
+            signal.signal(signum, _interrupted)
+
+
+@contextmanager
+def signals_held(doing: str) -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during the body; one that came is raised (as KeyboardInterrupt) after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        if not held:
+            print(f"[harness] {doing}: wait, or the machine keeps what this run made", file=sys.stderr)
+        held.append(signum)
+
+    previous = {signum: signal.signal(signum, hold) for signum in _SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if held:
+            raise KeyboardInterrupt(f"signal {held[0]} (held until {doing} was done)")

@@ -12,6 +12,11 @@ Policy:
   follow from outside the node.
 * Behaviours defined over a window ("the container stays the same for 10 s") are checked with
   `hold_for`, which fails as soon as the state changes instead of at the end of the window.
+* Timeouts are scaled in one place: callers pass the seconds a wait may take on an ordinary machine,
+  and `poll_until` and `watch_until` multiply them by the scale (`--timeout-scale`) themselves; any
+  other bound on time (a command's limit, an API request's timeout) goes through `scaled`.
+* Transient API failures (a refused or dropped connection, 429, 5xx: the API server restarting or
+  overloaded) are not verdicts: the waits retry them until their deadline, and report the last one.
 
 The clock and the sleep function are parameters so that unit tests run instantly.
 """
@@ -25,17 +30,69 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import kubernetes.watch
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.exceptions import HTTPError
+
+from harness.errors import HarnessError
 
 T = TypeVar("T")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
+# Seconds an API request may take unless it sets its own timeout (scaled, like every bound).
+REQUEST_TIMEOUT = 30.0
+# A list in `watch_until` may take no longer than its wait has left, but at least this many seconds:
+# a list sent just before the deadline still gets a fair chance to answer.
+_MIN_LIST_TIMEOUT = 5.0
 # A watch is asked to end a little before our deadline; the client-side read timeout is this much
 # longer, so that a connection that went silent cannot block a wait past its bound.
 _READ_TIMEOUT_GRACE = 10.0
+# After a transient API failure `watch_until` lists again after this pause, doubled at each failure
+# in a row up to the maximum (and never past its deadline).
+_FIRST_BACKOFF = 0.5
+_MAX_BACKOFF = 4.0
 _HTTP_GONE = 410
+_HTTP_TOO_MANY_REQUESTS = 429
+_HTTP_SERVER_ERROR = 500
+
+_timeout_scale = 1.0
+
+
+def set_timeout_scale(scale: float) -> None:
+    """Multiply every timeout by `scale` from now on (`--timeout-scale`, for slow machines).
+
+    One process runs one test run, so the scale is process-wide: set once, by the pytest plugin at
+    configure time and by the command-line tools at their start, before any wait.
+    """
+    global _timeout_scale
+    if not scale > 0:
+        raise HarnessError(f"--timeout-scale must be a positive number, not {scale}")
+    _timeout_scale = scale
+
+
+def scaled(seconds: float) -> float:
+    """`seconds` (a bound on an ordinary machine) multiplied by the timeout scale."""
+    return seconds * _timeout_scale
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` is an API or connection failure that may well not happen again.
+
+    That is 429 and 5xx answers, status 0 or none (what the client reports for a failed connection),
+    and urllib3's and the OS's connection errors and timeouts. Other API errors (403, 404...) are
+    answers, not failures to get one.
+    """
+    if isinstance(error, ApiException):
+        status = error.status
+        return not status or status == _HTTP_TOO_MANY_REQUESTS or status >= _HTTP_SERVER_ERROR
+    return isinstance(error, HTTPError | ConnectionError | TimeoutError)
+
+
+def _error_text(error: BaseException) -> str:
+    """One line for an error; an ApiException's status and reason, without its headers and body."""
+    if isinstance(error, ApiException):
+        return f"{type(error).__name__}: ({error.status}) {error.reason}"
+    return f"{type(error).__name__}: {error}"
 
 
 class WaitTimeout(AssertionError):
@@ -66,30 +123,34 @@ def poll_until(
     timeout: float,
     expected: str,
     describe: Callable[[], str] | None = None,
-    retry_on: tuple[type[BaseException], ...] = (),
+    retry_on: tuple[type[Exception], ...] = (),
     interval: float = 0.5,
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
 ) -> T:
-    """Call `probe` until it returns something truthy, and return that.
+    """Call `probe` until it returns something truthy, and return that; for `scaled(timeout)` at most.
 
     `describe`, when given, says what the state was at the timeout (the probe's last value, by
-    default). Exceptions of the `retry_on` types count as "not yet" and their text is what was last
-    seen; any other exception propagates at once, because a broken probe is not a slow system.
+    default). Transient errors (`is_transient`) and exceptions of the `retry_on` types count as "not
+    yet" and their text is what was last seen; any other exception propagates at once, because a
+    broken probe is not a slow system.
     """
-    deadline = clock() + timeout
+    limit = scaled(timeout)
+    deadline = clock() + limit
     while True:
         try:
             value = probe()
-        except retry_on as error:
-            last_seen = f"{type(error).__name__}: {error}"
+        except Exception as error:
+            if not (isinstance(error, retry_on) or is_transient(error)):
+                raise
+            last_seen = _error_text(error)
         else:
             if value:
                 return value
             last_seen = repr(value)
         remaining = deadline - clock()
         if remaining <= 0:
-            raise WaitTimeout(expected, timeout, _describe(describe) if describe else last_seen)
+            raise WaitTimeout(expected, limit, _describe(describe) if describe else last_seen)
         sleep(min(interval, remaining))
 
 
@@ -123,6 +184,7 @@ def hold_for(
 
     The reference is `unchanged_from` when given (it may be None: "stays absent"), else the first
     probe value. Fails with HoldBroken at the first differing value, not at the end of the window.
+    The window is not scaled: it is part of the behaviour under test, not a bound on a slow machine.
     """
     start = clock()
     held = probe() if unchanged_from is _UNSET else unchanged_from
@@ -200,32 +262,53 @@ def watch_until(
     describe: Callable[[Any | None], str] = describe_object,
     new_watch: Callable[[], _Watch] = kubernetes.watch.Watch,
     clock: Clock = time.monotonic,
+    sleep: Sleep = time.sleep,
     **list_kwargs: Any,
 ) -> Any:
     """Wait until `predicate` holds for an object selected by `list_func(**list_kwargs)`.
 
     Select one object with `field_selector="metadata.name=..."` (with a namespaced list function)
     or several with a label selector; see `_Selection` for what the predicate is given. Returns the
-    object that satisfied the predicate, or None when its absence did.
+    object that satisfied the predicate, or None when its absence did; waits `scaled(timeout)` at most.
 
     Lists first, then watches from the list's resourceVersion; a watch that ends before the
-    deadline (the server's timeout, a dropped connection) is re-established from the last
-    resourceVersion seen, and 410 Gone (that version is too old) leads to a fresh list.
+    deadline (the server's timeout) is re-established from the last resourceVersion seen, and 410
+    Gone (that version is too old) leads to a fresh list. A transient failure of the list or the
+    watch (`is_transient`) leads to a fresh list after a short pause, and is what was last seen
+    until a list succeeds; any other API error propagates at once.
     """
-    deadline = clock() + timeout
+    limit = scaled(timeout)
+    deadline = clock() + limit
     selection = _Selection(predicate)
+    backoff = _FIRST_BACKOFF
     while True:
-        listed = list_func(**list_kwargs)
-        match = selection.reset(listed.items)
+        failure = None
+        try:
+            listed = list_func(_request_timeout=_list_timeout(deadline - clock()), **list_kwargs)
+            match = selection.reset(listed.items)
+            if match is _NO_MATCH:
+                version = listed.metadata.resource_version
+                match = _watch_from(version, selection, list_func, list_kwargs, new_watch, deadline, clock)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            failure, match = _error_text(error), _NO_MATCH
         if match is not _NO_MATCH:
             return match
-        match = _watch_from(
-            listed.metadata.resource_version, selection, list_func, list_kwargs, new_watch, deadline, clock
-        )
-        if match is not _NO_MATCH:
-            return match
-        if clock() >= deadline:
-            raise WaitTimeout(expected, timeout, _describe(lambda: describe(selection.last_seen)))
+        remaining = deadline - clock()
+        if remaining <= 0:
+            last_seen = _describe(lambda: describe(selection.last_seen)) if failure is None else failure
+            raise WaitTimeout(expected, limit, last_seen)
+        if failure is not None:
+            sleep(min(backoff, remaining))
+            backoff = min(2 * backoff, _MAX_BACKOFF)
+        else:
+            backoff = _FIRST_BACKOFF
+
+
+def _list_timeout(remaining: float) -> float:
+    """A list's request timeout: what the wait has left, within _MIN_LIST_TIMEOUT..scaled(REQUEST_TIMEOUT)."""
+    return max(_MIN_LIST_TIMEOUT, min(remaining, scaled(REQUEST_TIMEOUT)))
 
 
 def _watch_from(
@@ -237,7 +320,7 @@ def _watch_from(
     deadline: float,
     clock: Clock,
 ) -> Any:
-    """Follow events until a match, the deadline, or a reason to list again (then _NO_MATCH)."""
+    """Follow events until a match, the deadline, or 410 Gone (then _NO_MATCH: list again)."""
     while (remaining := deadline - clock()) > 0:
         watch = new_watch()
         seconds = max(1, math.ceil(remaining))
@@ -258,7 +341,5 @@ def _watch_from(
         except ApiException as error:
             if error.status != _HTTP_GONE:
                 raise
-            return _NO_MATCH
-        except (ReadTimeoutError, ProtocolError):
             return _NO_MATCH
     return _NO_MATCH

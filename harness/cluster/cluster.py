@@ -5,30 +5,42 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import docker
 from kubernetes import client as k8s
-from kubernetes import config as k8s_config
 from pytest_kind import KindCluster
 
+from harness.cluster.apiclient import new_api_client
 from harness.errors import HarnessError
-from harness.node import Node
+from harness.node import DockerTransport, Node
 
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
+# kind labels every node container with its role.
+KIND_ROLE_LABEL = "io.x-k8s.kind.role"
 
 
 @dataclass
 class Cluster:
     name: str
-    kind: KindCluster  # pytest-kind's handle: kind create/delete/load
+    kind: KindCluster  # pytest-kind's handle: create, delete, load docker-image
     docker: docker.DockerClient
-    offline_image: bool
+    # The node image its nodes run.
+    image: str | None
+    # Whether creating it also created kind's docker network (then deleting it removes that too).
+    made_network: bool = False
+    # Set once the cluster is gone (deleted on an interrupt): clean-ups then have nothing to do.
+    deleted: bool = False
     _nodes: dict[str, Node] = field(default_factory=dict, init=False)
 
     @cached_property
     def api(self) -> k8s.ApiClient:
-        return k8s_config.new_client_from_config(config_file=str(self.kind.kubeconfig_path))
+        return new_api_client(self.kubeconfig)
+
+    @property
+    def kubeconfig(self) -> Path:
+        return Path(self.kind.kubeconfig_path)
 
     @cached_property
     def core(self) -> k8s.CoreV1Api:
@@ -46,8 +58,15 @@ class Cluster:
             if not containers:
                 raise HarnessError(f"kind cluster {self.name} has no running node containers")
             for container in containers:
-                self._nodes[container.name] = Node(container)
+                self._nodes[container.name] = Node(
+                    DockerTransport(container), role=container.labels.get(KIND_ROLE_LABEL)
+                )
         return sorted(self._nodes.values(), key=lambda n: (n.role != "control-plane", n.name))
+
+    def node_image(self) -> str | None:
+        """The image of the control-plane node's container (its first tag), as docker has it."""
+        container = self.docker.containers.get(self.control_plane.name)
+        return container.image.tags[0] if container.image.tags else container.image.id
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
@@ -66,4 +85,9 @@ class Cluster:
         return json.loads(raw.data)["kubeletconfig"]
 
     def server_version(self) -> str:
+        """The API server's own version, e.g. v1.34.4 (GET /version)."""
         return k8s.VersionApi(self.api).get_code().git_version
+
+    def kubelet_versions(self) -> dict[str, str]:
+        """Each node's kubelet version, as the node reports it."""
+        return {n.metadata.name: n.status.node_info.kubelet_version for n in self.core.list_node().items}

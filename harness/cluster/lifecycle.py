@@ -1,131 +1,107 @@
-"""Create, reuse and delete kind clusters (through pytest-kind's KindCluster).
+"""Create, reuse and delete kind clusters: a cluster from a name, a node image and a kind config.
 
-Nothing is left behind: a cluster this module created is deleted when the `kind_cluster`
-context ends, whether the run passed, failed or was interrupted (Ctrl-C or SIGTERM
-reach here as KeyboardInterrupt), unless the user asked to keep it.
+Clusters are made and deleted through pytest-kind's KindCluster. Creating one that fails
+half-way deletes it at once; deleting holds Ctrl-C and SIGTERM until kind is done, so an
+impatient second signal cannot leave a cluster behind.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import docker
 import yaml
 from kubernetes import client as k8s
-from pytest_kind import KindCluster
 
 from harness.cluster import cni, kindconfig
 from harness.cluster.cluster import Cluster
-from harness.cluster.hostfacts import HostFacts
+from harness.cluster.kind import Kind
 from harness.errors import HarnessError
-from harness.nodeimage.choose import built_offline, choose_node_image
-from harness.settings import Settings
+from harness.interrupts import signals_held
 from harness.waiting import watch_until
 
 # The docker network kind puts every cluster's nodes on.
 KIND_NETWORK = "kind"
+# Seconds (scaled): a node registers with its podCIDR, and becomes Ready.
+NODE_REGISTERED_TIMEOUT = 120
+NODE_READY_TIMEOUT = 180
 
 
 def log(message: str) -> None:
     print(f"[cluster] {message}", file=sys.stderr, flush=True)
 
 
-def existing_clusters(kind_bin: Path) -> list[str]:
-    proc = subprocess.run([str(kind_bin), "get", "clusters"], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise HarnessError(f"`kind get clusters` failed: {proc.stderr.strip()}")
-    return proc.stdout.split()
-
-
-def _kind(settings: Settings, name: str, work_dir: Path, image: str | None) -> KindCluster:
-    if not settings.kind_bin.exists():
-        raise HarnessError(f"kind is not at {settings.kind_bin}: run `make host-setup` or pass --kind-bin")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    return KindCluster(name, work_dir / "kubeconfig", image=image, kind_path=settings.kind_bin)
-
-
-@contextmanager
-def kind_cluster(
-    settings: Settings,
-    node_image: str | None,
+def create_cluster(
+    kind: Kind,
+    name: str,
+    image: str,
+    config: dict[str, Any],
+    work_dir: Path,
     client: docker.DockerClient,
     *,
     offline_image: bool,
-    failed: Callable[[], bool],
-) -> Iterator[Cluster]:
-    """Yield a ready cluster; delete it afterwards unless kept or reused.
-
-    `failed()` is asked at the end: when the session had failures, kind's logs are
-    exported into the artifacts directory before the cluster goes.
-    """
-    work_dir = settings.artifacts_dir / "cluster"
-    if settings.reuse_cluster:
-        if settings.reuse_cluster not in existing_clusters(settings.kind_bin):
-            raise HarnessError(
-                f"--reuse-cluster {settings.reuse_cluster}: no such kind cluster (`kind get clusters`)"
-            )
-        kind = _kind(settings, settings.reuse_cluster, work_dir, None)
-        subprocess.run(
-            [
-                str(settings.kind_bin),
-                "export",
-                "kubeconfig",
-                "--name",
-                settings.reuse_cluster,
-                "--kubeconfig",
-                str(kind.kubeconfig_path),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        cluster = Cluster(settings.reuse_cluster, kind, client, offline_image)
-        _wait_ready(cluster, len(cluster.nodes), settings)
-        yield cluster
-        return
-
-    if settings.cluster_name in existing_clusters(settings.kind_bin):
+) -> Cluster:
+    """A new cluster, its nodes Ready; on any failure (or interrupt) on the way it is deleted again."""
+    if name in kind.clusters():
         raise HarnessError(
-            f"a kind cluster named {settings.cluster_name} exists already: use it with --reuse-cluster "
-            f"{settings.cluster_name}, or delete it (kind delete cluster --name {settings.cluster_name})"
+            f"a kind cluster named {name} exists already: use it with --reuse-cluster {name}, "
+            f"or delete it (kind delete cluster --name {name})"
         )
-    config = kindconfig.render(
-        kindconfig.load(settings.kind_config),
-        version=settings.k8s_version,
-        host=HostFacts.read(),
-        offline_image=offline_image,
-    )
     work_dir.mkdir(parents=True, exist_ok=True)
     config_file = work_dir / "kind-config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    kind = _kind(settings, settings.cluster_name, work_dir, node_image)
-    cluster = Cluster(settings.cluster_name, kind, client, offline_image)
-    network_existed = bool(client.networks.list(names=[KIND_NETWORK]))
+    cluster = Cluster(
+        name,
+        kind.handle(name, work_dir / "kubeconfig", image),
+        client,
+        image,
+        made_network=not client.networks.list(names=[KIND_NETWORK]),
+    )
     try:
-        log(f"creating {settings.cluster_name} from {settings.kind_config.name} with {node_image}")
+        log(f"creating {name} with {image}")
         try:
-            kind.create(config_file)
+            cluster.kind.create(config_file)
         except subprocess.CalledProcessError as exc:
             raise HarnessError(
-                f"kind create cluster failed (exit {exc.returncode}); see its output above"
+                f"kind create cluster {name} failed (exit {exc.returncode}); see its output above"
             ) from None
+        cluster.kubeconfig.chmod(0o600)
         if offline_image:
-            _configure_network(cluster, settings)
-        _wait_ready(cluster, kindconfig.node_count(config), settings)
-        yield cluster
-    finally:
-        if failed():
-            export_logs(settings, settings.artifacts_dir / "kind-logs")
-        if settings.keep_cluster:
-            log(f"keeping {settings.cluster_name} (KUBECONFIG={kind.kubeconfig_path})")
-        else:
-            log(f"deleting {settings.cluster_name}")
-            kind.delete()
-            if not network_existed:
-                _remove_kind_network(client)
+            _configure_network(cluster)
+        _wait_ready(cluster, kindconfig.node_count(config))
+    except BaseException:
+        delete_cluster(cluster)
+        raise
+    return cluster
+
+
+def reuse_cluster(kind: Kind, name: str, work_dir: Path, client: docker.DockerClient) -> Cluster:
+    """An existing cluster the run uses and never deletes."""
+    if name not in kind.clusters():
+        raise HarnessError(f"--reuse-cluster {name}: no such kind cluster (`kind get clusters` lists them)")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    kubeconfig = work_dir / "kubeconfig"
+    kind.export_kubeconfig(name, kubeconfig)
+    cluster = Cluster(name, kind.handle(name, kubeconfig, None), client, None)
+    cluster.image = cluster.node_image()
+    _wait_ready(cluster, len(cluster.nodes))
+    return cluster
+
+
+def delete_cluster(cluster: Cluster) -> None:
+    """Delete the cluster (and kind's network, when creating it made that); idempotent."""
+    if cluster.deleted:
+        return
+    with signals_held(f"deleting cluster {cluster.name}"):
+        log(f"deleting {cluster.name}")
+        cluster.kind.delete()
+        cluster.deleted = True
+        if cluster.made_network:
+            _remove_kind_network(cluster.docker)
+        cluster.kubeconfig.unlink(missing_ok=True)
 
 
 def _remove_kind_network(client: docker.DockerClient) -> None:
@@ -136,36 +112,14 @@ def _remove_kind_network(client: docker.DockerClient) -> None:
             network.remove()
 
 
-@contextmanager
-def provisioned_cluster(
-    settings: Settings, client: docker.DockerClient, *, failed: Callable[[], bool]
-) -> Iterator[Cluster]:
-    """kind_cluster with the node image these settings choose (built first when offline)."""
-    image = (
-        None
-        if settings.reuse_cluster
-        else choose_node_image(settings.node_image, settings.k8s_version, client)
-    )
-    offline = image is not None and built_offline(client, image)
-    with kind_cluster(settings, image, client, offline_image=offline, failed=failed) as cluster:
-        yield cluster
-
-
-def export_logs(settings: Settings, dest: Path) -> None:
-    name = settings.reuse_cluster or settings.cluster_name
-    subprocess.run(
-        [str(settings.kind_bin), "export", "logs", str(dest), "--name", name], capture_output=True, text=True
-    )
-
-
-def _configure_network(cluster: Cluster, settings: Settings) -> None:
+def _configure_network(cluster: Cluster) -> None:
     """The offline image has no CNI daemon: give each node its podCIDR's config and routes."""
     networks: list[cni.NodeNetwork] = []
     for node in cluster.nodes:
         obj = watch_until(
             cluster.core.list_node,
             lambda n: bool(n and n.spec.pod_cidr),
-            timeout=settings.timeout(120),
+            timeout=NODE_REGISTERED_TIMEOUT,
             expected=f"node {node.name} registered with a podCIDR",
             field_selector=f"metadata.name={node.name}",
         )
@@ -178,12 +132,12 @@ def _is_ready(node: k8s.V1Node | None) -> bool:
     return bool(node) and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
 
 
-def _wait_ready(cluster: Cluster, count: int, settings: Settings) -> None:
+def _wait_ready(cluster: Cluster, count: int) -> None:
     for node in cluster.nodes:
         watch_until(
             cluster.core.list_node,
             _is_ready,
-            timeout=settings.timeout(180),
+            timeout=NODE_READY_TIMEOUT,
             expected=f"node {node.name} Ready",
             field_selector=f"metadata.name={node.name}",
         )

@@ -1,16 +1,19 @@
-"""The node layer: one kind node container, driven through the docker SDK only."""
+"""The node layer: one Kubernetes node reached through a transport (docker exec for kind)."""
 
 from harness.node.commands import ExecResult, NodeCommandError
 from harness.node.crictl import ContainerStatus, Crictl, PodSandbox, parse_cri_time
-from harness.node.files import NodeFile, NodeFileNotFound
+from harness.node.files import NodeFile
 from harness.node.kubelet import Kubelet, parse_go_duration
-from harness.node.node import DEFAULT_COMMAND_TIMEOUT, Node
+from harness.node.node import Node
+from harness.node.shell import DEFAULT_COMMAND_TIMEOUT, Shell
 from harness.node.systemd import Service, UnitState
+from harness.node.transport import DockerTransport, NodeFileNotFound, Transport
 
 __all__ = [
     "DEFAULT_COMMAND_TIMEOUT",
     "ContainerStatus",
     "Crictl",
+    "DockerTransport",
     "ExecResult",
     "Kubelet",
     "Node",
@@ -19,6 +22,8 @@ __all__ = [
     "NodeFileNotFound",
     "PodSandbox",
     "Service",
+    "Shell",
+    "Transport",
     "UnitState",
     "parse_cri_time",
     "parse_go_duration",

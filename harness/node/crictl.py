@@ -13,12 +13,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from harness.node.commands import ExecResult
-
-if TYPE_CHECKING:
-    from harness.node.node import Node
+from harness.node.shell import Shell
 
 # Labels the kubelet puts on every sandbox and container it creates (pkg/kubelet/types/labels.go).
 POD_NAME_LABEL = "io.kubernetes.pod.name"
@@ -161,7 +159,7 @@ class ContainerStatus:
 class Crictl:
     """crictl inside one node. Lists come newest first."""
 
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Shell) -> None:
         self.node = node
 
     def __repr__(self) -> str:

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import io
 import posixpath
 import secrets
-import tarfile
-import time
-from typing import TYPE_CHECKING
-
-from docker.errors import NotFound
 
 from harness.errors import HarnessError
 from harness.node.commands import NodeCommandError
-
-if TYPE_CHECKING:
-    from harness.node.node import Node
+from harness.node.shell import Shell
+from harness.node.transport import NodeFileNotFound
 
 _MISSING = "No such file or directory"
-
-
-class NodeFileNotFound(HarnessError, FileNotFoundError):
-    """A path inside a node does not exist."""
 
 
 class NodeFile:
     """One path inside a node, shaped like testinfra's File."""
 
-    def __init__(self, node: Node, path: str) -> None:
+    def __init__(self, node: Shell, path: str) -> None:
         if not posixpath.isabs(path):
             raise HarnessError(f"node paths must be absolute, not {path!r}")
         self.node = node
@@ -72,14 +61,7 @@ class NodeFile:
         """
         directory, name = posixpath.split(self.path)
         staging = posixpath.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
-        try:
-            copied = self.node.container.put_archive(
-                directory, _tar_of(posixpath.basename(staging), data, mode)
-            )
-        except NotFound as error:
-            raise NodeFileNotFound(f"{self.node.name}:{directory} does not exist") from error
-        if not copied:
-            raise HarnessError(f"docker could not copy a file into {self.node.name}:{directory}")
+        self.node.put(directory, posixpath.basename(staging), data, mode)
         moved = self.node.run("mv", "-f", "--", staging, self.path, check=False)
         if not moved.ok:
             self.node.run("rm", "-f", "--", staging, check=False)
@@ -97,17 +79,3 @@ class NodeFile:
     def _raise_if_missing(self, stderr: str) -> None:
         if _MISSING in stderr:
             raise NodeFileNotFound(f"{self.node.name}:{self.path} does not exist")
-
-
-def _tar_of(name: str, data: bytes, mode: int) -> bytes:
-    """A one-file tar archive owned by root, as docker's put_archive takes it."""
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = mode
-    info.uid = info.gid = 0
-    info.uname = info.gname = "root"
-    info.mtime = int(time.time())
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()

@@ -11,17 +11,16 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
 from harness.errors import HarnessError
-from harness.node.files import NodeFileNotFound
+from harness.node.files import NodeFile
+from harness.node.shell import Shell
 from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState
+from harness.node.transport import NodeFileNotFound
 from harness.waiting import poll_until
-
-if TYPE_CHECKING:
-    from harness.node.node import Node
 
 UNIT = "kubelet"
 # Where kubeadm (and so kind) writes the kubelet's config; used only when no running kubelet says.
@@ -90,7 +89,7 @@ def _config_path(argv: list[str]) -> str:
 
 
 class Kubelet:
-    def __init__(self, node: Node) -> None:
+    def __init__(self, node: Shell) -> None:
         self.node = node
         self.service = Service(node, UNIT)
 
@@ -106,7 +105,7 @@ class Kubelet:
         if pid is None:
             return []
         try:
-            raw = self.node.file(f"/proc/{pid}/cmdline").read_bytes()
+            raw = NodeFile(self.node, f"/proc/{pid}/cmdline").read_bytes()
         except NodeFileNotFound:  # it exited between the two reads
             return []
         return raw.decode().rstrip("\0").split("\0")
@@ -177,12 +176,14 @@ class Kubelet:
 
     @contextmanager
     def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> Iterator[None]:
-        """The kubelet stopped for the body; started again (and healthy) afterwards, whatever happens."""
-        self.stop(timeout)
+        """The kubelet stopped for the body; started again (and healthy) afterwards, whatever happens
+        (also when stopping it fails or is interrupted)."""
         try:
+            self.stop(timeout)
             yield
         finally:
-            self.start(timeout)
+            if not self.node.gone():
+                self.start(timeout)
 
     @contextmanager
     def reconfigured(
@@ -194,21 +195,22 @@ class Kubelet:
         also when the body or the first restart fails. Flags on the command line still take
         precedence over the file.
         """
-        config_file = self.node.file(self.config_path())
+        config_file = NodeFile(self.node, self.config_path())
         original, mode = config_file.read_bytes(), config_file.mode
-        config_file.write_bytes(
-            yaml.safe_dump(changed_config(self.config(), changes), sort_keys=False).encode(), mode
-        )
         try:
+            config_file.write_bytes(
+                yaml.safe_dump(changed_config(self.config(), changes), sort_keys=False).encode(), mode
+            )
             self.restart(timeout)
             yield
         finally:
-            config_file.write_bytes(original, mode)
-            self.restart(timeout)
+            if not self.node.gone():
+                config_file.write_bytes(original, mode)
+                self.restart(timeout)
 
     def _config_at(self, argv: list[str]) -> dict[str, Any]:
         path = _config_path(argv)
-        loaded = yaml.safe_load(self.node.file(path).read_text())
+        loaded = yaml.safe_load(NodeFile(self.node, path).read_text())
         if loaded is not None and not isinstance(loaded, dict):
             raise HarnessError(f"{self.node.name}:{path} is not a KubeletConfiguration mapping")
         return loaded or {}

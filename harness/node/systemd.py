@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from harness.node.shell import Shell
 from harness.waiting import poll_until
-
-if TYPE_CHECKING:
-    from harness.node.node import Node
 
 DEFAULT_UNIT_TIMEOUT = 60.0
 
@@ -37,7 +34,7 @@ class UnitState:
 class Service:
     """One systemd unit inside a node (`name` as systemctl takes it: "kubelet", "containerd")."""
 
-    def __init__(self, node: Node, name: str) -> None:
+    def __init__(self, node: Shell, name: str) -> None:
         self.node = node
         self.name = name
 

@@ -13,14 +13,14 @@ from docker.errors import DockerException
 
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.interrupts import sigterm_as_keyboard_interrupt
+from harness.interrupts import handle_interrupts
 from harness.nodeimage.build import build
 from harness.nodeimage.choose import choose_node_image
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 
 
 def main(argv: list[str]) -> int:
-    sigterm_as_keyboard_interrupt()  # clean up (build container, partial stages) as on Ctrl-C
+    handle_interrupts()  # clean up (build container, partial stages) on SIGTERM as on Ctrl-C
     parser = argparse.ArgumentParser(prog="python -m harness.nodeimage")
     parser.add_argument("command", choices=("build", "choose"))
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)

@@ -21,6 +21,7 @@ from harness.nodeimage.stages import log
 from harness.versions import KIND_VERSION, KubeVersion
 
 REGISTRY_PROBE = "https://registry-1.docker.io/v2/"
+NODE_IMAGE_CHOICES = ("auto", "offline", "official")
 
 
 def registry_reachable(timeout: float = 3.0) -> bool:

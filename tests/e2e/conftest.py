@@ -17,8 +17,7 @@ from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
 from harness.node import Node
-from harness.settings import Settings
-from harness.staticpod import unique_name
+from harness.staticpods.manifest import unique_name
 from harness.waiting import watch_until
 
 NAMESPACE_TIMEOUT = 120
@@ -31,7 +30,6 @@ class Namespaces:
     """Namespaces made for one test, and deleted (waited gone) after it."""
 
     core: k8s.CoreV1Api
-    settings: Settings
     created: list[str] = field(default_factory=list)
 
     def create(self, name: str | None = None) -> str:
@@ -47,17 +45,18 @@ class Namespaces:
             watch_until(
                 self.core.list_namespace,
                 lambda ns: ns is None,
-                timeout=self.settings.timeout(NAMESPACE_TIMEOUT),
+                timeout=NAMESPACE_TIMEOUT,
                 expected=f"namespace {name} deleted",
                 field_selector=f"metadata.name={name}",
             )
 
 
 @pytest.fixture
-def namespaces(cluster: Cluster, settings: Settings) -> Iterator[Namespaces]:
-    made = Namespaces(cluster.core, settings)
+def namespaces(cluster: Cluster) -> Iterator[Namespaces]:
+    made = Namespaces(cluster.core)
     yield made
-    made.cleanup()
+    if not cluster.deleted:
+        made.cleanup()
 
 
 @dataclass
@@ -66,7 +65,6 @@ class DaemonSets:
 
     core: k8s.CoreV1Api
     apps: k8s.AppsV1Api
-    settings: Settings
     created: list[str] = field(default_factory=list)
 
     def create_ready(self, image: str) -> list[k8s.V1Pod]:
@@ -77,7 +75,7 @@ class DaemonSets:
         watch_until(
             self.apps.list_namespaced_daemon_set,
             lambda ds: ds is not None and ds.status.number_ready == nodes,
-            timeout=self.settings.timeout(DAEMONSET_TIMEOUT),
+            timeout=DAEMONSET_TIMEOUT,
             expected=f"DaemonSet {name} ready on every node",
             namespace="default",
             field_selector=f"metadata.name={name}",
@@ -91,7 +89,7 @@ class DaemonSets:
             watch_until(
                 self.core.list_namespaced_pod,
                 lambda pod: pod is None,
-                timeout=self.settings.timeout(DAEMONSET_TIMEOUT),
+                timeout=DAEMONSET_TIMEOUT,
                 expected=f"the pods of DaemonSet {name} deleted",
                 namespace="default",
                 label_selector=f"app={name}",
@@ -114,10 +112,11 @@ def _daemonset(name: str, image: str) -> k8s.V1DaemonSet:
 
 
 @pytest.fixture
-def daemonsets(cluster: Cluster, settings: Settings) -> Iterator[DaemonSets]:
-    made = DaemonSets(cluster.core, cluster.apps, settings)
+def daemonsets(cluster: Cluster) -> Iterator[DaemonSets]:
+    made = DaemonSets(cluster.core, cluster.apps)
     yield made
-    made.delete_all()
+    if not cluster.deleted:
+        made.delete_all()
 
 
 @pytest.fixture
@@ -132,16 +131,17 @@ def node_dirs() -> Iterator[Callable[[Node, str], str]]:
 
     yield make
     for node, path in reversed(made):
-        node.run("rm", "-rf", "--", path)
+        if not node.gone():
+            node.run("rm", "-rf", "--", path)
 
 
 @pytest.fixture
-def reconfigure_kubelet(settings: Settings) -> Iterator[Callable[..., None]]:
+def reconfigure_kubelet() -> Iterator[Callable[..., None]]:
     """reconfigure(node, **fields): restart the node's kubelet with its config file's fields changed
     (None removes one); the original file is put back and the kubelet restarted after the test."""
     with ExitStack() as stack:
 
         def reconfigure(node: Node, **changes: Any) -> None:
-            stack.enter_context(node.kubelet.reconfigured(changes, settings.timeout(KUBELET_RESTART_TIMEOUT)))
+            stack.enter_context(node.kubelet.reconfigured(changes, KUBELET_RESTART_TIMEOUT))
 
         yield reconfigure

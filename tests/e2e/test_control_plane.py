@@ -7,7 +7,7 @@ static pods whose mirrors carry kubernetes.io/config.mirror); kubeadm's constant
 
 import pytest
 
-from harness.staticpod import CONFIG_MIRROR_ANNOTATION, CONFIG_SOURCE_ANNOTATION
+from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION, CONFIG_SOURCE_ANNOTATION
 
 CONTROL_PLANE = ("kube-apiserver", "etcd", "kube-controller-manager", "kube-scheduler")
 KUBEADM_MANIFESTS = "/etc/kubernetes/manifests"

@@ -9,7 +9,7 @@ listing when the kubelet starts).
 
 import pytest
 
-from harness.control_plane import api_server_stopped
+from harness.staticpods.control_plane import api_server_stopped
 
 # The kubelet is stopped, so nothing can change: a short hold shows no mirror pod appears.
 KUBELET_STOPPED_WINDOW = 10
@@ -35,7 +35,7 @@ def test_manifest_added_while_the_kubelet_is_stopped_runs_once_it_is_back(static
 def test_manifest_changed_while_the_kubelet_is_stopped_is_applied_once_it_is_back(static_pods):
     """S9; file.go run; common.go applyDefaults (new content, new UID: a new pod)."""
     pod = static_pods.place(static_pods.manifest())
-    old_mirror, old = pod.wait_for_running_mirror(), pod.wait_running()
+    old_mirror, old = pod.wait_up()
 
     with pod.node.kubelet.stopped():
         pod.rewrite(pod.manifest.with_labels(version="2"))
@@ -49,8 +49,7 @@ def test_manifest_changed_while_the_kubelet_is_stopped_is_applied_once_it_is_bac
 def test_manifest_removed_while_the_kubelet_is_stopped_stops_the_pod_once_it_is_back(static_pods):
     """S9; kubelet.go HandlePodCleanups (pods no source wants are killed, orphaned mirrors deleted)."""
     pod = static_pods.place(static_pods.manifest())
-    pod.wait_for_running_mirror()
-    pod.wait_running()
+    pod.wait_up()
 
     with pod.node.kubelet.stopped():
         pod.remove_file()
@@ -61,15 +60,12 @@ def test_manifest_removed_while_the_kubelet_is_stopped_stops_the_pod_once_it_is_
 
 @pytest.mark.disruptive
 @pytest.mark.claim("S5", "confirmed")
-def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is_back(
-    static_pods, cluster, settings
-):
+def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is_back(static_pods, cluster):
     """S5; docs (kubeadm's control plane is static pods); standalone_test.go; tryReconcileMirrorPods."""
     running = static_pods.place(static_pods.manifest())
-    running.wait_for_running_mirror()
-    container = running.wait_running()
+    _, container = running.wait_up()
 
-    with api_server_stopped(cluster, settings):
+    with api_server_stopped(cluster):
         placed = static_pods.place(static_pods.manifest())
         placed.wait_running()
         running.assert_container_kept(container)
@@ -84,8 +80,7 @@ def test_static_pod_runs_again_after_a_containerd_restart_and_its_mirror_agrees(
     container survives is the runtime's affair: on the offline image's containerd 1.7 the sandbox is often
     cleaned up as a "leaked shim" and the kubelet recreates the pod (restartCount 1)."""
     pod = static_pods.place(static_pods.manifest())
-    pod.wait_for_running_mirror()
-    pod.wait_running()
+    pod.wait_up()
 
     pod.node.service("containerd").restart()
 

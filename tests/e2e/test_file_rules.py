@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from harness.staticpod import mirror_pod_name, read_raw_fixture, unique_name
+from harness.staticpods.manifest import mirror_pod_name, read_raw_fixture, unique_name
 from harness.waiting import hold_for
 
 

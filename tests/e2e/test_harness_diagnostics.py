@@ -31,7 +31,7 @@ def test_a_failing_test_writes_the_diagnostics_bundle(pytester, cluster, setting
     result.stdout.fnmatch_lines(["*diagnostics written to*"])
     bundle = next(artifacts.glob("test_fails.py_test_fails_on_purpose"))
     names = {p.name for p in bundle.iterdir()}
-    node = cluster.nodes[0].name
+    node = (cluster.workers or [cluster.control_plane])[0].name  # where StaticPods places by default
     assert {
         f"{node}-kubelet.log",
         f"{node}-crictl.txt",

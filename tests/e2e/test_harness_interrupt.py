@@ -1,18 +1,23 @@
-"""The harness itself: Ctrl-C in the middle of a run leaves no cluster behind.
+"""The harness itself: an interrupted run leaves no cluster, container or network behind.
 
 A child pytest makes a cluster of its own (from this session's node image) and blocks in a
-test; once that test runs, the child gets SIGINT, as from Ctrl-C, and must delete its
-cluster on the way out.
+test. It gets SIGINT, as from Ctrl-C: while its cluster is being created, while its test
+runs, or twice in a row (the second one while the first is still cleaning up). Each time it
+must delete its cluster before exiting.
 """
 
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 
-from harness.cluster.lifecycle import existing_clusters
-from harness.staticpod import unique_name
-from harness.waiting import poll_until
+import pytest
+
+from harness.cluster.cluster import KIND_CLUSTER_LABEL
+from harness.cluster.kind import Kind
+from harness.staticpods.manifest import unique_name
+from harness.waiting import poll_until, scaled
 
 BLOCKING_TEST = textwrap.dedent("""
     import pathlib, threading
@@ -21,40 +26,54 @@ BLOCKING_TEST = textwrap.dedent("""
         pathlib.Path("running").write_text(cluster.name)
         threading.Event().wait(600)
 """)
+CLUSTER_UP_TIMEOUT = 300
+EXIT_TIMEOUT = 60
 
 
-def test_ctrl_c_during_a_run_deletes_the_cluster(pytester, cluster, settings):
-    """README "Cluster lifecycle": deleted also on Ctrl-C or SIGTERM; nothing is left behind."""
+@pytest.mark.parametrize("when", ["creating", "testing", "twice"])
+def test_ctrl_c_deletes_the_cluster_first(pytester, cluster, settings, when):
+    """README "Interrupts": Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
     pytester.makepyfile(test_blocking=BLOCKING_TEST)
     name = unique_name("interrupted")
-    image = cluster.control_plane.container.image.tags[0]
     child = pytester.popen(
         [
             sys.executable,
             "-m",
             "pytest",
             f"--cluster-name={name}",
-            f"--node-image={image}",
+            f"--node-image={cluster.image}",
             f"--k8s-version={settings.k8s_version}",
             f"--kind-bin={settings.kind_bin}",
             "-p",
             "no:cacheprovider",
         ],
     )
+    nodes = {"label": f"{KIND_CLUSTER_LABEL}={name}-single-node"}
     try:
-        poll_until(
-            lambda: (pytester.path / "running").exists(),
-            timeout=settings.timeout(300),
-            expected=f"the child run's cluster {name} up and its test running",
-        )
+        if when == "creating":
+            poll_until(
+                lambda: cluster.docker.containers.list(filters=nodes),
+                timeout=CLUSTER_UP_TIMEOUT,
+                interval=0.2,
+                expected=f"the child run creating its cluster {name}-single-node",
+            )
+        else:
+            poll_until(
+                lambda: (pytester.path / "running").exists(),
+                timeout=CLUSTER_UP_TIMEOUT,
+                expected=f"the child run's cluster {name}-single-node up and its test running",
+            )
 
         child.send_signal(signal.SIGINT)
-        child.wait(timeout=settings.timeout(120))
+        if when == "twice":
+            time.sleep(0.5)  # the second Ctrl-C of an impatient user, while the first cleans up
+            child.send_signal(signal.SIGINT)
+        child.wait(timeout=scaled(EXIT_TIMEOUT))
     finally:
         child.kill()
-        left = name in existing_clusters(settings.kind_bin)
-        if left:  # the finding is the assertion below; the machine is cleaned up all the same
-            subprocess.run([str(settings.kind_bin), "delete", "cluster", "--name", name], check=False)
+        left = [c for c in Kind(settings.kind_bin).clusters() if c.startswith(name)]
+        for leftover in left:  # the finding is the assertion below; the machine is cleaned up all the same
+            subprocess.run([str(settings.kind_bin), "delete", "cluster", "--name", leftover], check=False)
 
-    assert not left, f"cluster {name} was left behind"
-    assert not cluster.docker.containers.list(all=True, filters={"label": f"io.x-k8s.kind.cluster={name}"})
+    assert not left, f"clusters {left} were left behind"
+    assert not cluster.docker.containers.list(all=True, filters=nodes)

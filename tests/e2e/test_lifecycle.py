@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness.staticpod import CONFIG_HASH_ANNOTATION as HASH
+from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.waiting import hold_for, watch_until
 
 GRACE = 5  # seconds
@@ -59,7 +59,7 @@ def test_static_pod_runs_without_any_scheduler(static_pods, cluster):
     watch_until(
         cluster.core.list_namespaced_event,
         lambda e: e is not None and e.reason == "Started",
-        timeout=static_pods.settings.timeout(EVENT_TIMEOUT),
+        timeout=EVENT_TIMEOUT,
         expected="a Started event",
         **events,
     )
@@ -73,7 +73,7 @@ def test_edited_manifest_replaces_the_pod_once_the_old_one_had_its_grace_period(
     # The old container ignores SIGTERM for an hour: only the grace period's SIGKILL ends it.
     manifest = static_pods.manifest().with_grace_period(GRACE).with_args("app", "serve", "--term-delay=1h")
     pod = static_pods.place(manifest)
-    old_mirror, old = pod.wait_for_running_mirror(), pod.wait_running()
+    old_mirror, old = pod.wait_up()
 
     edited_at = datetime.now(UTC)
     pod.rewrite(manifest.with_labels(version="2"))
@@ -87,7 +87,7 @@ def test_edited_manifest_replaces_the_pod_once_the_old_one_had_its_grace_period(
 def test_rewriting_identical_content_restarts_nothing(static_pods):
     """common.go applyDefaults (the pod's UID is a hash of its content and file); docs; k/k #104648."""
     pod = static_pods.place(static_pods.manifest())
-    mirror, container = pod.wait_for_running_mirror(), pod.wait_running()
+    mirror, container = pod.wait_up()
 
     pod.rewrite(pod.manifest)
 
@@ -100,8 +100,7 @@ def test_rewriting_identical_content_restarts_nothing(static_pods):
 def test_removed_manifest_stops_the_pod_and_its_mirror_and_putting_it_back_runs_it_again(static_pods):
     """S13, S3; docs (moving the manifest out stops the pod, moving it back starts it); k/k #104648."""
     pod = static_pods.place(static_pods.manifest())
-    pod.wait_for_running_mirror()
-    old = pod.wait_running()
+    _, old = pod.wait_up()
 
     pod.remove_file()
     pod.wait_containers_gone()

@@ -8,9 +8,9 @@ test/e2e_node/mirror_pod_test.go (what upstream checks on every mirror).
 
 import pytest
 
-from harness.staticpod import CONFIG_HASH_ANNOTATION as HASH
-from harness.staticpod import CONFIG_MIRROR_ANNOTATION as MIRROR
-from harness.staticpod import CONFIG_SOURCE_ANNOTATION as SOURCE
+from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
+from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION as MIRROR
+from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION as SOURCE
 
 
 @pytest.mark.claim("S6", "confirmed")
@@ -36,8 +36,7 @@ def test_deleted_mirror_pod_comes_back_while_the_container_keeps_running(static_
     """S14; docs: `kubectl delete` of the mirror does not remove the static pod;
     mirror_pod_test.go "should be recreated when mirror pod gracefully/forcibly deleted"."""
     pod = static_pods.place(static_pods.manifest())
-    old = pod.wait_for_running_mirror()
-    container = pod.wait_running()
+    old, container = pod.wait_up()
 
     cluster.core.delete_namespaced_pod(
         old.metadata.name, old.metadata.namespace, grace_period_seconds=0 if force else None
@@ -52,8 +51,7 @@ def test_deleted_mirror_pod_comes_back_while_the_container_keeps_running(static_
 def test_kubelet_restart_leaves_the_container_running(static_pods):
     """S9; mirror_pod_test.go "should not restart the static pod when kubelet restarts"."""
     pod = static_pods.place(static_pods.manifest())
-    pod.wait_for_running_mirror()
-    container = pod.wait_running()
+    _, container = pod.wait_up()
 
     pod.node.kubelet.restart()
 

@@ -11,7 +11,7 @@ ValidatePodSpecificAnnotationUpdates; test/e2e_node/mirror_pod_test.go.
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from harness.staticpod import (
+from harness.staticpods.manifest import (
     CONFIG_HASH_ANNOTATION,
     CONFIG_MIRROR_ANNOTATION,
     CONFIG_SEEN_ANNOTATION,
@@ -49,7 +49,7 @@ def test_mirror_carries_the_kubelets_annotations_the_manifests_metadata_and_one_
 def test_mirror_status_follows_the_container_on_the_node(static_pods):
     """docs (a container stopped by hand with crictl is restarted after a while); kubelet status manager."""
     pod = static_pods.place(static_pods.manifest())
-    mirror, container = pod.wait_for_running_mirror(), pod.wait_running()
+    mirror, container = pod.wait_up()
     assert mirror.status.container_statuses[0].container_id.endswith(container.id)
 
     pod.node.crictl.stop(container.id)
@@ -98,7 +98,7 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
 def test_edited_mirror_is_kept_as_edited_and_the_running_pod_is_unchanged(static_pods, cluster):
     """S8, S14, S6; kubelet.go tryReconcileMirrorPods; pod_manager.go IsMirrorPodOf (only the hash counts)."""
     pod = static_pods.place(static_pods.manifest())
-    mirror, container = pod.wait_for_running_mirror(), pod.wait_running()
+    mirror, container = pod.wait_up()
 
     edit = {
         "metadata": {"labels": {"edited": "by-hand"}},

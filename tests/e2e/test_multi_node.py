@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from harness.staticpod import CONFIG_SOURCE_ANNOTATION
+from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION
 
 pytestmark = pytest.mark.kind_config("multi-node")
 

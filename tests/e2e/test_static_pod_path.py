@@ -13,26 +13,24 @@ from datetime import UTC, datetime
 import pytest
 
 from harness.node.kubelet import WHOLE_JOURNAL
-from harness.staticpod import unique_name
+from harness.staticpods.manifest import unique_name
 
 CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
 
 
 @pytest.mark.kind_config("custom-static-pod-path")
 @pytest.mark.claim("S2", "confirmed")
-def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(node_dirs, static_pods, cluster):
+def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, cluster):
     """S2; docs (--pod-manifest-path, the deprecated flag form of staticPodPath); kubelet /configz."""
     node = static_pods.default_node()
+
+    pod = static_pods.place(static_pods.manifest(), node=node)
+
+    mirror = pod.wait_for_running_mirror()
+    assert (pod.path, mirror.spec.node_name) == (f"{CUSTOM_PATH}/{pod.name}.yaml", node.name)
     assert node.kubelet.static_pod_path() == CUSTOM_PATH
     assert cluster.kubelet_configz(node.name)["staticPodPath"] == CUSTOM_PATH
     node.kubelet.wait_for_log(WHOLE_JOURNAL, "Flag --pod-manifest-path has been deprecated", timeout=0)
-    if not node.file(CUSTOM_PATH).exists:  # nothing creates it: the kubelet waits for it to appear
-        node_dirs(node, CUSTOM_PATH)
-
-    pod = static_pods.place(static_pods.manifest())
-
-    mirror = pod.wait_for_running_mirror()
-    assert pod.path.startswith(f"{CUSTOM_PATH}/") and mirror.spec.node_name == node.name
 
 
 @pytest.mark.disruptive
@@ -61,7 +59,7 @@ def test_missing_static_pod_path_is_tolerated_and_read_once_it_exists(
         since,
         "path does not exist, ignoring",
         path,
-        timeout=static_pods.settings.timeout(node.kubelet.file_check_frequency() * 2),
+        timeout=node.kubelet.file_check_frequency() * 2,
     )
 
     node_dirs(node, path)

@@ -1,4 +1,4 @@
-"""harness.control_plane: whether the API server answers ready, with a fake API client."""
+"""harness.staticpods.control_plane: whether the API server answers ready, with a fake API client."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
-from harness.control_plane import api_server_ready, wait_api_server
+from harness.staticpods.control_plane import api_server_ready, wait_api_server
 from harness.waiting import WaitTimeout
 
 

@@ -5,7 +5,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
-from harness.settings import KIND_CONFIGS
+from harness.plugin.options import KIND_CONFIGS
 from harness.versions import KubeVersion
 
 V134 = KubeVersion.parse("1.34.4")

@@ -15,6 +15,7 @@ from docker.errors import NotFound
 from harness.errors import HarnessError
 from harness.node import (
     DEFAULT_COMMAND_TIMEOUT,
+    DockerTransport,
     Node,
     NodeCommandError,
     NodeFileNotFound,
@@ -43,6 +44,9 @@ class FakeContainer:
         code, out, err = self.reply(unwrap(cmd))
         return code, (out or None, err or None)
 
+    def reload(self) -> None:
+        """The container still exists."""
+
     def put_archive(self, path: str, data: bytes) -> bool:
         self.log.append(("put_archive", path, data))
         if isinstance(self.put_archive_result, Exception):
@@ -60,13 +64,13 @@ def unwrap(cmd: list[str]) -> list[str]:
 
 def node_with(reply: Callable[[list[str]], Reply] | None = None) -> tuple[Node, FakeContainer]:
     container = FakeContainer(reply)
-    return Node(container), container  # type: ignore[arg-type]
+    return Node(DockerTransport(container), role="worker"), container  # type: ignore[arg-type]
 
 
 # --- run -----------------------------------------------------------------------------------------
 
 
-def test_node_name_and_role_come_from_the_container() -> None:
+def test_node_name_comes_from_the_container() -> None:
     node, _ = node_with()
     assert (node.name, node.role) == ("kind-worker", "worker")
 

@@ -24,7 +24,7 @@ def test_on_default_config_by_name(): pass
         (["--k8s-version=1.2.3"], "not supported with kind"),
         (["--k8s-version=latest"], "major.minor.patch"),
         (["--kind-config=no-such-config"], "does not exist"),
-        (["--timeout-scale=0"], "must be positive"),
+        (["--timeout-scale=0"], "must be a positive number"),
     ],
 )
 def test_bad_options_stop_the_run_with_one_line(pytester, args, message):

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.errors import HarnessError
-from harness.staticpod import (
+from harness.staticpods.manifest import (
     IMAGE_PLACEHOLDER,
     MANIFEST_FIXTURES,
     Manifest,
@@ -86,7 +86,7 @@ def test_a_non_pod_is_refused(pod: object, problem: str) -> None:
 
 def test_a_fixture_that_is_not_a_pod_names_the_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     (tmp_path / "deploy.yaml").write_text("kind: Deployment\nmetadata: {name: x}\n")
-    monkeypatch.setattr("harness.staticpod.MANIFEST_FIXTURES", tmp_path)
+    monkeypatch.setattr("harness.staticpods.manifest.MANIFEST_FIXTURES", tmp_path)
     with pytest.raises(HarnessError, match=r"deploy\.yaml is not a Pod manifest: kind is 'Deployment'"):
         Manifest.from_fixture("deploy", image=IMAGE)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.testimage import TESTAPP_SOURCES, image_reference, source_digest
+from harness.provision.testimage import TESTAPP_SOURCES, image_reference, source_digest
 
 
 @pytest.fixture
@@ -46,5 +46,5 @@ def test_digest_changes_when_a_file_is_renamed(sources: Path) -> None:
 
 def test_digest_changes_with_the_build_recipe(monkeypatch: pytest.MonkeyPatch, sources: Path) -> None:
     before = source_digest(sources)
-    monkeypatch.setattr("harness.testimage.GO_BUILD_ARGS", ("build", "-o"))
+    monkeypatch.setattr("harness.provision.testimage.GO_BUILD_ARGS", ("build", "-o"))
     assert source_digest(sources) != before

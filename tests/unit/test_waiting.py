@@ -7,9 +7,22 @@ from typing import Any
 
 import pytest
 from kubernetes.client import V1ListMeta, V1ObjectMeta, V1Pod, V1PodList, V1PodStatus
-from kubernetes.client.exceptions import ApiException
+from kubernetes.client.exceptions import ApiException, ServiceException
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
-from harness.waiting import HoldBroken, WaitTimeout, hold_for, poll_until, watch_until
+from harness.errors import HarnessError
+from harness.waiting import (
+    HoldBroken,
+    WaitTimeout,
+    hold_for,
+    is_transient,
+    poll_until,
+    scaled,
+    set_timeout_scale,
+    watch_until,
+)
+
+UNAVAILABLE = ApiException(status=503, reason="Service Unavailable")
 
 
 class FakeClock:
@@ -28,6 +41,72 @@ class FakeClock:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def unscaled() -> Iterator[None]:
+    yield
+    set_timeout_scale(1.0)
+
+
+# --- the timeout scale ---------------------------------------------------------------------------
+
+
+def test_scaled_multiplies_by_the_scale_set() -> None:
+    assert scaled(10) == 10
+    set_timeout_scale(2.5)
+    assert scaled(10) == 25
+
+
+@pytest.mark.parametrize("scale", [0, -1.0, float("nan")])
+def test_set_timeout_scale_rejects_what_is_not_positive(scale: float) -> None:
+    with pytest.raises(HarnessError, match=f"--timeout-scale must be a positive number, not {scale}"):
+        set_timeout_scale(scale)
+    assert scaled(10) == 10
+
+
+def test_poll_until_scales_its_timeout(clock: FakeClock) -> None:
+    set_timeout_scale(2.5)
+    with pytest.raises(WaitTimeout, match=r"^expected x within 10s; last seen: None$"):
+        poll_until(lambda: None, timeout=4, expected="x", clock=clock, sleep=clock.sleep)
+    assert clock.now == pytest.approx(1010.0)
+
+
+def test_hold_for_windows_are_not_scaled(clock: FakeClock) -> None:
+    set_timeout_scale(3)
+    assert hold_for(lambda: "abc", window=10, expected="same", clock=clock, sleep=clock.sleep) == "abc"
+    assert clock.now == pytest.approx(1010.0)
+
+
+# --- transient errors ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (UNAVAILABLE, True),
+        (ServiceException(status=500, reason="Internal Server Error"), True),
+        (ApiException(status=429, reason="Too Many Requests"), True),
+        (ApiException(status=0, reason="SSLError"), True),
+        (ApiException(reason="no status"), True),
+        (ApiException(status=403, reason="Forbidden"), False),
+        (ApiException(status=404, reason="Not Found"), False),
+        (ApiException(status=410, reason="Gone"), False),
+        (ProtocolError("Connection broken"), True),
+        (ReadTimeoutError(None, "/api", "read timed out"), True),  # type: ignore[arg-type]
+        (NewConnectionError(None, "refused"), True),  # type: ignore[arg-type]
+        (MaxRetryError(None, "/api"), True),  # type: ignore[arg-type]
+        (ConnectionRefusedError("refused"), True),
+        (TimeoutError("timed out"), True),
+        (KeyError("bug"), False),
+        (ValueError("bad"), False),
+    ],
+)
+def test_is_transient(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+# --- poll_until ----------------------------------------------------------------------------------
 
 
 def test_poll_until_returns_the_first_truthy_value(clock: FakeClock) -> None:
@@ -90,6 +169,35 @@ def test_poll_until_recovers_after_retried_exceptions(clock: FakeClock) -> None:
     )
 
 
+def test_poll_until_treats_a_transient_api_error_as_not_yet(clock: FakeClock) -> None:
+    outcomes: Iterator[Any] = iter([UNAVAILABLE, "up"])
+
+    def probe() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert poll_until(probe, timeout=3, expected="x", clock=clock, sleep=clock.sleep) == "up"
+
+
+def test_poll_until_reports_the_last_transient_error_in_one_line(clock: FakeClock) -> None:
+    def probe() -> None:
+        raise UNAVAILABLE
+
+    with pytest.raises(WaitTimeout, match=r"last seen: ApiException: \(503\) Service Unavailable$"):
+        poll_until(probe, timeout=1, expected="x", clock=clock, sleep=clock.sleep)
+
+
+def test_poll_until_lets_an_api_error_that_is_an_answer_through(clock: FakeClock) -> None:
+    def probe() -> None:
+        raise ApiException(status=404, reason="Not Found")
+
+    with pytest.raises(ApiException):
+        poll_until(probe, timeout=3, expected="x", clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == []
+
+
 def test_poll_until_lets_other_exceptions_through(clock: FakeClock) -> None:
     def probe() -> None:
         raise KeyError("bug")
@@ -99,6 +207,9 @@ def test_poll_until_lets_other_exceptions_through(clock: FakeClock) -> None:
             probe, timeout=3, expected="x", retry_on=(ConnectionError,), clock=clock, sleep=clock.sleep
         )
     assert clock.sleeps == []
+
+
+# --- hold_for ------------------------------------------------------------------------------------
 
 
 def test_hold_for_returns_the_held_value_after_the_window(clock: FakeClock) -> None:
@@ -140,9 +251,12 @@ def pod(name: str, uid: str, phase: str, rv: str) -> V1Pod:
 
 
 class FakeApi:
-    """A list function whose successive lists, and the streams of the watches that follow, are scripted."""
+    """A list function whose successive lists, and the streams of the watches that follow, are scripted.
 
-    def __init__(self, lists: list[list[V1Pod]], streams: list[list[Any]], clock: FakeClock) -> None:
+    A list or a step of a stream that is an exception is raised; a float in a stream is time passing.
+    """
+
+    def __init__(self, lists: list[Any], streams: list[list[Any]], clock: FakeClock) -> None:
         self.lists = lists
         self.streams = streams
         self.clock = clock
@@ -153,6 +267,8 @@ class FakeApi:
     def list_namespaced_pod(self, **kwargs: Any) -> V1PodList:
         self.list_calls.append(kwargs)
         items = self.lists.pop(0)
+        if isinstance(items, BaseException):
+            raise items
         return V1PodList(items=items, metadata=V1ListMeta(resource_version=f"list-{len(self.list_calls)}"))
 
     def new_watch(self) -> FakeApi:
@@ -181,6 +297,7 @@ def run_watch(api: FakeApi, predicate: Any, timeout: float = 30) -> Any:
         expected="the mirror pod Running",
         new_watch=api.new_watch,
         clock=api.clock,
+        sleep=api.clock.sleep,
         namespace="default",
         field_selector="metadata.name=web",
     )
@@ -193,7 +310,9 @@ def running(obj: V1Pod | None) -> bool:
 def test_watch_until_returns_at_once_when_the_list_already_matches(clock: FakeClock) -> None:
     api = FakeApi([[pod("web", "u1", "Running", "5")]], [], clock)
     assert run_watch(api, running).metadata.uid == "u1"
-    assert api.list_calls == [{"namespace": "default", "field_selector": "metadata.name=web"}]
+    assert api.list_calls == [
+        {"namespace": "default", "field_selector": "metadata.name=web", "_request_timeout": 30}
+    ]
     assert api.stream_calls == []
 
 
@@ -273,3 +392,56 @@ def test_watch_until_timeout_when_absent(clock: FakeClock) -> None:
     api = FakeApi([[]], [[31.0]], clock)
     with pytest.raises(WaitTimeout, match="last seen: absent"):
         run_watch(api, running)
+
+
+def test_watch_until_scales_its_timeout(clock: FakeClock) -> None:
+    set_timeout_scale(2)
+    api = FakeApi([[pod("web", "u1", "Pending", "5")]], [[61.0]], clock)
+    with pytest.raises(WaitTimeout, match="within 60s; last seen: default/web uid=u1 phase=Pending"):
+        run_watch(api, running)
+    assert api.stream_calls[0]["timeout_seconds"] == 60
+    assert api.list_calls[0]["_request_timeout"] == 60
+
+
+def test_a_list_is_bounded_by_the_request_timeout_and_what_the_wait_has_left(clock: FakeClock) -> None:
+    lists = [[pod("web", "u1", "Pending", "5")], [pod("web", "u1", "Running", "7")]]
+    api = FakeApi(lists, [[99.0, ProtocolError("Connection broken")]], clock)
+    assert run_watch(api, running, timeout=100).metadata.resource_version == "7"
+    assert [call["_request_timeout"] for call in api.list_calls] == [30, 5]
+
+
+def test_watch_until_survives_a_transient_error_on_the_list(clock: FakeClock) -> None:
+    api = FakeApi([UNAVAILABLE, [pod("web", "u1", "Running", "5")]], [], clock)
+    assert run_watch(api, running).metadata.uid == "u1"
+    assert clock.sleeps == [0.5]
+
+
+def test_watch_until_lists_again_after_a_broken_watch(clock: FakeClock) -> None:
+    lists = [[pod("web", "u1", "Pending", "5")], [pod("web", "u1", "Pending", "7")]]
+    streams = [
+        [
+            {"type": "MODIFIED", "object": pod("web", "u1", "Pending", "6")},
+            ProtocolError("Connection broken"),
+        ],
+        [{"type": "MODIFIED", "object": pod("web", "u1", "Running", "8")}],
+    ]
+    api = FakeApi(lists, streams, clock)
+    assert run_watch(api, running).metadata.resource_version == "8"
+    assert [call["resource_version"] for call in api.stream_calls] == ["list-1", "list-2"]
+    assert clock.sleeps == [0.5]
+
+
+def test_watch_until_gives_up_at_the_deadline_with_the_last_error(clock: FakeClock) -> None:
+    api = FakeApi([UNAVAILABLE] * 20, [], clock)
+    with pytest.raises(WaitTimeout) as caught:
+        run_watch(api, running, timeout=20)
+    assert caught.value.last_seen == "ApiException: (503) Service Unavailable"
+    assert clock.sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 0.5]
+    assert clock.now == pytest.approx(1020.0)
+
+
+def test_an_api_error_that_is_an_answer_propagates_from_the_list_at_once(clock: FakeClock) -> None:
+    api = FakeApi([ApiException(status=403, reason="Forbidden")], [], clock)
+    with pytest.raises(ApiException, match="Forbidden"):
+        run_watch(api, running)
+    assert clock.sleeps == []

@@ -9,6 +9,7 @@ manifest out of the directory stops the pod, moving it back starts it).
 from __future__ import annotations
 
 import posixpath
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,12 +19,13 @@ from urllib3.exceptions import HTTPError
 
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
-from harness.settings import Settings
-from harness.waiting import poll_until
+from harness.node import Node
+from harness.waiting import poll_until, scaled
 
 APISERVER_MANIFEST = "kube-apiserver.yaml"
-# Where the manifest waits while the API server is down: root's home, outside any staticPodPath.
-PARKING_DIR = "/root"
+# Where the manifest waits while the API server is down: root's home, outside any staticPodPath,
+# under a name that says who put it there.
+PARKED_MANIFEST = "/root/kube-apiserver.yaml.parked-by-static-pod-harness"
 # Seconds, multiplied by --timeout-scale: the API server's shutdown, then its start from scratch.
 STOP_TIMEOUT = 120
 START_TIMEOUT = 240
@@ -35,7 +37,7 @@ def api_server_ready(api: k8s.ApiClient) -> bool:
     """Whether the API server answers GET /readyz with 200; no answer at all counts as not ready."""
     method, url, headers, _, _ = api.param_serialize("GET", "/readyz", auth_settings=["BearerToken"])
     try:
-        response = api.call_api(method, url, header_params=headers, _request_timeout=_PROBE_TIMEOUT)
+        response = api.call_api(method, url, header_params=headers, _request_timeout=scaled(_PROBE_TIMEOUT))
         response.read()
     except (ApiException, HTTPError, OSError):
         return False
@@ -52,22 +54,43 @@ def wait_api_server(api: k8s.ApiClient, *, ready: bool, timeout: float) -> None:
     )
 
 
-@contextmanager
-def api_server_stopped(cluster: Cluster, settings: Settings) -> Iterator[None]:
-    """The API server down for the body (its manifest parked outside the staticPodPath).
-
-    The manifest goes back and the API server is waited ready afterwards, whatever happens.
-    """
-    node = cluster.control_plane
+def _manifest_path(node: Node) -> str:
     directory = node.kubelet.static_pod_path()
     if not directory:
         raise HarnessError(f"the kubelet on {node.name} has no staticPodPath: no API server static pod")
-    manifest = posixpath.join(directory, APISERVER_MANIFEST)
-    parked = posixpath.join(PARKING_DIR, APISERVER_MANIFEST)
-    node.move(manifest, parked)
+    return posixpath.join(directory, APISERVER_MANIFEST)
+
+
+@contextmanager
+def api_server_stopped(cluster: Cluster) -> Iterator[None]:
+    """The API server down for the body (its manifest parked outside the staticPodPath).
+
+    The manifest goes back and the API server is waited ready afterwards, whatever happens,
+    from the moment the manifest is moved.
+    """
+    node = cluster.control_plane
+    manifest = _manifest_path(node)
     try:
-        wait_api_server(cluster.api, ready=False, timeout=settings.timeout(STOP_TIMEOUT))
+        node.move(manifest, PARKED_MANIFEST)
+        wait_api_server(cluster.api, ready=False, timeout=STOP_TIMEOUT)
         yield
     finally:
-        node.move(parked, manifest)
-        wait_api_server(cluster.api, ready=True, timeout=settings.timeout(START_TIMEOUT))
+        if not node.gone():
+            if node.file(PARKED_MANIFEST).exists:
+                node.move(PARKED_MANIFEST, manifest)
+            wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+
+
+def repair_parked_api_server(cluster: Cluster) -> None:
+    """A run that was killed while the API server was down left its manifest parked: put it back."""
+    node = cluster.control_plane
+    if not node.file(PARKED_MANIFEST).exists:
+        return
+    manifest = _manifest_path(node)
+    print(
+        f"[harness] {node.name}: the API server's manifest was still parked at {PARKED_MANIFEST} "
+        f"by an interrupted run: moved it back to {manifest}",
+        file=sys.stderr,
+    )
+    node.move(PARKED_MANIFEST, manifest)
+    wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)

@@ -27,9 +27,8 @@ from typing import Any, Literal
 import yaml
 
 from harness.errors import HarnessError
-from harness.settings import PROJECT_ROOT
+from harness.paths import MANIFEST_FIXTURES
 
-MANIFEST_FIXTURES = PROJECT_ROOT / "fixtures" / "manifests"
 # Fixtures name this instead of an image: only the harness knows the test image's tag.
 IMAGE_PLACEHOLDER = "TESTAPP_IMAGE"
 # metav1.NamespaceDefault: what the kubelet gives a static pod whose manifest has no namespace.

@@ -21,9 +21,8 @@ import requests.exceptions
 
 from harness.dockerclient import image_exists
 from harness.errors import HarnessError
-from harness.settings import PROJECT_ROOT
+from harness.paths import TESTAPP_SOURCES
 
-TESTAPP_SOURCES = PROJECT_ROOT / "fixtures" / "images" / "testapp"
 IMAGE_REPOSITORY = "static-pod-harness/testapp"
 BINARY_NAME = "testapp"
 # Part of the tag's digest: a change of how the binary is built is a new image too.

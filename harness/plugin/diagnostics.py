@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from harness.static_pods import StaticPods
+from harness.staticpods.pods import StaticPods
 
 
 @dataclass
@@ -60,7 +60,9 @@ def collect(artifacts: Path, nodeid: str, pods: StaticPods) -> Bundle:
         )
         bundle.add(
             f"{name}-manifests.txt",
-            lambda node=node: node.run("ls", "-la", pods.manifest_dir(node), check=False).stdout,
+            lambda node=node: (
+                node.run("ls", "-la", node.kubelet.static_pod_path() or "/", check=False).stdout
+            ),
         )
     core = pods.cluster.core
     for pod in pods.placed:

@@ -1,10 +1,10 @@
 """`make measure`: how long the harness's own steps take on this machine, as figures.
 
-Creates a cluster from the given kind config, places one static pod, and prints: cluster
-creation, nodes Ready, first static pod running on the node (crictl), its mirror pod
-Running in the API, file removal to containers gone and mirror gone, and cluster deletion.
-Each figure is wall-clock time seen from the harness; the kubelet's own timestamps
-(config.seen, crictl createdAt) are printed beside them for the pod.
+Provisions a cluster from the given kind config (the same path as the pytest plugin), places
+one static pod, and prints: cluster creation, the test image loaded, first static pod running
+on the node (crictl), its mirror pod Running in the API, file removal to containers gone and
+mirror gone, and cluster deletion. Each figure is wall-clock time seen from the harness; the
+kubelet's own timestamps (config.seen, crictl createdAt) are printed beside them for the pod.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from harness.cluster.lifecycle import provisioned_cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
-from harness.interrupts import sigterm_as_keyboard_interrupt
-from harness.settings import DEFAULT_KIND_BIN, Settings
-from harness.static_pods import StaticPods
-from harness.testimage import build_test_image
+from harness.interrupts import handle_interrupts, on_interrupt
+from harness.paths import DEFAULT_KIND_BIN
+from harness.plugin.options import resolve_kind_config
+from harness.provision.provisioner import Provisioner, ProvisionRequest
+from harness.staticpods.pods import StaticPods
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 
 
@@ -38,39 +38,33 @@ def timed(name: str) -> Iterator[None]:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.measure")
+    parser = argparse.ArgumentParser(prog="python -m harness.tools.measure")
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
     parser.add_argument("--node-image", default="auto")
     parser.add_argument("--kind-config", default="single-node")
     parser.add_argument("--kind-bin", default=str(DEFAULT_KIND_BIN))
     args = parser.parse_args(argv)
-    sigterm_as_keyboard_interrupt()  # the cluster is deleted on SIGTERM as on Ctrl-C
+    handle_interrupts()  # the cluster is deleted on SIGTERM as on Ctrl-C
     try:
-        settings = Settings(
+        kind_config = resolve_kind_config(args.kind_config)
+        request = ProvisionRequest(
             k8s_version=KubeVersion.parse(args.k8s_version),
             node_image=args.node_image,
-            kind_config=Settings.resolve_kind_config(args.kind_config),
-            cluster_name="measure",
             kind_bin=Path(args.kind_bin),
+            name="measure",
             artifacts_dir=Path("artifacts/measure").resolve(),
-            keep_cluster=False,
-            reuse_cluster=None,
-            timeout_scale=1.0,
-            skip_without_cluster=False,
         )
-        client = docker_client()
+        provisioner = Provisioner(request, docker_client())
+        on_interrupt(provisioner.abort)
         print(
-            f"figures for {settings.node_image}, Kubernetes {settings.k8s_version}, "
-            f"{settings.kind_config.name}:",
+            f"figures for {args.node_image}, Kubernetes {request.k8s_version}, {kind_config.name}:",
             flush=True,
         )
         start = time.monotonic()
-        with provisioned_cluster(settings, client, failed=lambda: False) as cluster:
-            record("cluster created and nodes Ready", start)
-            test_image = build_test_image(client)
-            with timed("test image built and loaded"):
-                cluster.kind.load_docker_image(test_image)
-            pods = StaticPods(cluster, settings, test_image)
+        try:
+            cluster = provisioner.ready_cluster(kind_config)
+            record("cluster created, nodes Ready, test image loaded", start)
+            pods = StaticPods(cluster, provisioner.test_image)
             pod = pods.place(pods.manifest())
             with timed("manifest placed -> container running"):
                 container = pod.wait_running()
@@ -83,7 +77,9 @@ def main(argv: list[str]) -> int:
                 pod.wait_containers_gone()
             with timed("... -> mirror pod gone"):
                 pod.wait_for_mirror_gone()
+        finally:
             deleting = time.monotonic()
+            provisioner.release()
         record("cluster deleted", deleting)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -11,6 +11,7 @@ kubelet has really stopped them, so that the next test starts clean.
 from __future__ import annotations
 
 import posixpath
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,11 +22,10 @@ from urllib3.exceptions import HTTPError
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
 from harness.node import ContainerStatus, Node, NodeCommandError
-from harness.settings import Settings
-from harness.staticpod import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, unique_name
+from harness.staticpods.manifest import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, unique_name
 from harness.waiting import hold_for, poll_until, watch_until
 
-# Default timeouts (seconds), multiplied by --timeout-scale. The kubelet re-lists its
+# Timeouts (seconds; harness.waiting scales them). The kubelet re-lists its
 # manifest directory every fileCheckFrequency (20 s) besides reacting to inotify;
 # upstream's node e2e tests allow two minutes for mirror pod changes. A force-deleted
 # mirror comes back only at a later periodic sync (measured here: ~90 s on 1.34), so
@@ -47,7 +47,6 @@ class StaticPod:
     path: str
     manifest: Manifest
     core: k8s.CoreV1Api
-    settings: Settings
 
     @property
     def name(self) -> str:
@@ -87,7 +86,7 @@ class StaticPod:
         return watch_until(
             self.core.list_namespaced_pod,
             lambda pod: pod is not None and condition(pod),
-            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            timeout=MIRROR_TIMEOUT,
             expected=f"mirror pod {self.namespace}/{self.mirror_name} {expected}",
             namespace=self.namespace,
             field_selector=f"metadata.name={self.mirror_name}",
@@ -98,6 +97,10 @@ class StaticPod:
             lambda p: p.status.phase == "Running" and _all_ready(p), "Running and Ready"
         )
 
+    def wait_up(self) -> tuple[k8s.V1Pod, ContainerStatus]:
+        """The mirror Running and Ready, and the pod's (first) container running on the node."""
+        return self.wait_for_running_mirror(), self.wait_running()
+
     def wait_for_new_mirror(self, old_uid: str) -> k8s.V1Pod:
         return self.wait_for_mirror(lambda p: p.metadata.uid != old_uid, f"with a UID other than {old_uid}")
 
@@ -105,7 +108,7 @@ class StaticPod:
         watch_until(
             self.core.list_namespaced_pod,
             lambda pod: pod is None,
-            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            timeout=MIRROR_TIMEOUT,
             expected=f"mirror pod {self.namespace}/{self.mirror_name} deleted",
             namespace=self.namespace,
             field_selector=f"metadata.name={self.mirror_name}",
@@ -138,9 +141,9 @@ class StaticPod:
         expected = f"a running container of {self.mirror_name} on {self.node.name}"
         return poll_until(
             probe,
-            timeout=self.settings.timeout(NODE_TIMEOUT),
+            timeout=NODE_TIMEOUT,
             expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
-            describe=self._describe_containers,
+            describe=self.describe,
         )
 
     def wait_mirror_agrees(self) -> ContainerStatus:
@@ -163,18 +166,18 @@ class StaticPod:
 
         return poll_until(
             probe,
-            timeout=self.settings.timeout(MIRROR_TIMEOUT),
+            timeout=MIRROR_TIMEOUT,
             expected=f"mirror pod {self.namespace}/{self.mirror_name} Running, Ready, naming that container",
-            describe=self._describe_containers,
+            describe=self.describe,
             retry_on=(k8s.ApiException, HTTPError, NodeCommandError),
         )
 
     def wait_containers_gone(self) -> None:
         poll_until(
             lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
-            timeout=self.settings.timeout(NODE_TIMEOUT),
+            timeout=NODE_TIMEOUT,
             expected=f"no running container of {self.mirror_name} on {self.node.name}",
-            describe=self._describe_containers,
+            describe=self.describe,
         )
 
     def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:
@@ -197,8 +200,7 @@ class StaticPod:
 
     def wait_for_log(self, since: datetime, *fragments: str) -> str:
         """A kubelet journal line since `since` with every fragment, waited for up to one re-list."""
-        timeout = self.settings.timeout(self.relist_window())
-        return self.node.kubelet.wait_for_log(since, *fragments, timeout=timeout)
+        return self.node.kubelet.wait_for_log(since, *fragments, timeout=self.relist_window())
 
     def assert_refused(self, since: datetime, *reason: str) -> str:
         """The kubelet refuses this file: it logs "Could not process manifest file" for it (with
@@ -220,6 +222,42 @@ class StaticPod:
         rows = [f"{c.name} {c.id[:13]} {c.state} attempt={c.attempt}" for c in self.containers()]
         return "; ".join(rows) or "no containers"
 
+    def describe(self) -> str:
+        """What the node runs, and the kubelet's own word on it: the mirror's container reasons and
+        the pod's latest event (an image that cannot be pulled shows as ErrImagePull there)."""
+        parts = [self._describe_containers()]
+        try:
+            mirror = self.mirror()
+            events = self.core.list_namespaced_event(
+                self.namespace, field_selector=f"involvedObject.name={self.mirror_name}"
+            ).items
+        except (k8s.ApiException, HTTPError) as error:
+            return f"{parts[0]}; (API server: {type(error).__name__})"
+        parts += _container_reasons(mirror) if mirror else ["no mirror pod"]
+        if events:
+            latest = max(
+                events, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp
+            )
+            parts.append(f"latest event: {latest.reason}: {latest.message}")
+        return "; ".join(parts)
+
+
+def _container_reasons(mirror: k8s.V1Pod) -> list[str]:
+    """The reason of each container that is waiting or terminated, as the kubelet reports it."""
+    reasons = []
+    statuses = (mirror.status.init_container_statuses or []) + (mirror.status.container_statuses or [])
+    for status in statuses:
+        state = status.state
+        detail = state and (state.waiting or state.terminated)
+        if detail and detail.reason:
+            message = f" ({detail.message})" if detail.message else ""
+            reasons.append(f"mirror: {status.name} {detail.reason}{message}")
+    return reasons
+
+
+def _event_time(event: k8s.CoreV1Event) -> datetime:
+    return event.last_timestamp or event.event_time or event.metadata.creation_timestamp
+
 
 def _all_ready(pod: k8s.V1Pod) -> bool:
     statuses = pod.status.container_statuses or []
@@ -231,7 +269,6 @@ class StaticPods:
     """Places static pods for one test and takes them all away afterwards."""
 
     cluster: Cluster
-    settings: Settings
     image: str  # the suite's test image, loaded into every node
     placed: list[StaticPod] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -247,9 +284,18 @@ class StaticPods:
         return base.with_name(unique_name(prefix or base.name))
 
     def manifest_dir(self, node: Node) -> str:
+        """The node's staticPodPath, created (and said so) when it does not exist yet, as an operator would:
+        the kubelet waits for a missing directory ("path does not exist, ignoring") but never makes it."""
         path = node.kubelet.static_pod_path()
         if not path:
             raise HarnessError(f"the kubelet on {node.name} has no staticPodPath: it runs no static pods")
+        if not node.file(path).exists:
+            node.makedirs(path)
+            print(
+                f"[static-pods] {node.name}: staticPodPath {path} did not exist; created it",
+                file=sys.stderr,
+                flush=True,
+            )
         return path
 
     def place(
@@ -271,22 +317,35 @@ class StaticPods:
             path = filename
         else:
             path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
+        pod = StaticPod(node, path, manifest, self.cluster.core)
+        self.placed.append(pod)  # before writing: a write cut short still gets cleaned up
         node.file(path).write_bytes(manifest.render_for(path) if data is None else data, mode)
-        pod = StaticPod(node, path, manifest, self.cluster.core, self.settings)
-        self.placed.append(pod)
         return pod
 
     def place_file(self, node: Node, path: str, data: bytes) -> None:
         """A file that is not a pod of ours (a malformed manifest, a dot-file): removed at the end."""
-        node.file(path).write_bytes(data)
         self.extra_files.append((node, path))
+        node.file(path).write_bytes(data)
 
     def cleanup(self) -> None:
-        """Remove every file placed; wait until the kubelet stopped the pods and their mirrors went."""
-        for node, path in self.extra_files:
-            node.file(path).remove(missing_ok=True)
-        for pod in self.placed:
-            pod.node.file(pod.path).remove(missing_ok=True)
-        for pod in self.placed:
-            pod.wait_containers_gone()
-            pod.wait_for_mirror_gone()
+        """Remove every file placed; wait until the kubelet stopped the pods and their mirrors went.
+
+        Every step is tried even when one fails; the first failure is raised at the end. Nothing is
+        done for a cluster that is gone (deleted on an interrupt)."""
+        if self.cluster.deleted:
+            return
+        steps: list[Callable[[], None]] = [
+            *(lambda n=node, p=path: n.file(p).remove(missing_ok=True) for node, path in self.extra_files),
+            *(lambda p=pod: p.remove_file() for pod in self.placed),
+            *(step for pod in self.placed for step in (pod.wait_containers_gone, pod.wait_for_mirror_gone)),
+        ]
+        errors = []
+        for step in steps:
+            try:
+                step()
+            except Exception as error:
+                errors.append(error)
+        if len(errors) == 1:
+            raise errors[0]
+        if errors:
+            raise ExceptionGroup("static pod clean-up: several steps failed", errors)

@@ -1,0 +1,69 @@
+"""The kind binary, for what pytest-kind's KindCluster does not offer.
+
+pytest-kind is the cluster provider (create, delete, load docker-image go through its
+KindCluster); listing clusters and exporting logs and kubeconfigs are kind commands it
+has no method for, so they are run here, each bounded and failing with kind's own words.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from pytest_kind import KindCluster
+
+from harness.errors import HarnessError
+from harness.waiting import scaled
+
+# Seconds for a kind command that only reads or copies (not create/delete), scaled.
+COMMAND_TIMEOUT = 120
+# pytest-kind's KindCluster makes this directory (in the working directory) when constructed.
+_PYTEST_KIND_DIR = Path(".pytest-kind")
+
+
+class Kind:
+    def __init__(self, binary: Path) -> None:
+        self.binary = binary
+
+    def check(self) -> None:
+        """One line saying what to do when the kind binary is missing."""
+        if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
+            raise HarnessError(
+                f"kind is not at {self.binary}: run `make host-setup`, or pass --kind-bin PATH"
+            )
+
+    def clusters(self) -> list[str]:
+        return self._run("get", "clusters").split()
+
+    def export_kubeconfig(self, name: str, path: Path) -> None:
+        self._run("export", "kubeconfig", "--name", name, "--kubeconfig", str(path))
+        path.chmod(0o600)
+
+    def export_logs(self, name: str, directory: Path) -> None:
+        self._run("export", "logs", str(directory), "--name", name)
+
+    def handle(self, name: str, kubeconfig: Path, image: str | None) -> KindCluster:
+        """pytest-kind's KindCluster for `name`, leaving no `.pytest-kind/` behind in the working tree."""
+        self.check()
+        made = [d for d in (_PYTEST_KIND_DIR, _PYTEST_KIND_DIR / name) if not d.exists()]
+        cluster = KindCluster(name, kubeconfig, image=image, kind_path=self.binary)
+        for directory in reversed(made):
+            directory.rmdir()
+        cluster.path = kubeconfig.parent
+        return cluster
+
+    def _run(self, *args: str) -> str:
+        self.check()
+        try:
+            proc = subprocess.run(
+                [str(self.binary), *args], capture_output=True, text=True, timeout=scaled(COMMAND_TIMEOUT)
+            )
+        except subprocess.TimeoutExpired:
+            raise HarnessError(
+                f"`kind {' '.join(args)}` did not finish in {scaled(COMMAND_TIMEOUT):g}s"
+            ) from None
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+            raise HarnessError(f"`kind {' '.join(args)}` failed: {last}")
+        return proc.stdout

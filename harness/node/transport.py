@@ -1,0 +1,89 @@
+"""How commands and files reach one node: the only place that knows what a node is made of.
+
+A kind node is a docker container, reached through the docker SDK (exec and archive copies,
+never the docker CLI). Everything above (files, systemd units, the kubelet, crictl) goes
+through a Transport, so a node reached another way (ssh to a real machine) needs only
+another Transport.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from typing import Protocol
+
+from docker.errors import NotFound
+from docker.models.containers import Container
+
+from harness.errors import HarnessError
+
+
+class NodeFileNotFound(HarnessError, FileNotFoundError):
+    """A path inside a node does not exist."""
+
+
+class Transport(Protocol):
+    @property
+    def name(self) -> str:
+        """The node's name (the Kubernetes node name)."""
+        ...
+
+    def exec(self, argv: list[str]) -> tuple[int, bytes, bytes]:
+        """Run argv (no shell) as root on the node: exit code, stdout, stderr."""
+        ...
+
+    def put(self, directory: str, name: str, data: bytes, mode: int) -> None:
+        """Create `directory/name` owned by root with `mode` (NodeFileNotFound: no such directory)."""
+        ...
+
+    def gone(self) -> bool:
+        """The node no longer exists (its cluster was deleted): nothing on it is left to restore."""
+        ...
+
+
+class DockerTransport:
+    """A node that is a docker container on this host (kind's nodes)."""
+
+    def __init__(self, container: Container) -> None:
+        self.container = container
+
+    def __repr__(self) -> str:
+        return f"DockerTransport({self.container.name})"
+
+    @property
+    def name(self) -> str:
+        return self.container.name
+
+    def exec(self, argv: list[str]) -> tuple[int, bytes, bytes]:
+        exit_code, (stdout, stderr) = self.container.exec_run(argv, demux=True)
+        return exit_code, stdout or b"", stderr or b""
+
+    def put(self, directory: str, name: str, data: bytes, mode: int) -> None:
+        try:
+            copied = self.container.put_archive(directory, _tar_of(name, data, mode))
+        except NotFound as error:
+            raise NodeFileNotFound(f"{self.name}:{directory} does not exist") from error
+        if not copied:
+            raise HarnessError(f"docker could not copy a file into {self.name}:{directory}")
+
+    def gone(self) -> bool:
+        try:
+            self.container.reload()
+        except NotFound:
+            return True
+        return False
+
+
+def _tar_of(name: str, data: bytes, mode: int) -> bytes:
+    """A one-file tar archive owned by root, as docker's put_archive takes it."""
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    info.mtime = int(time.time())
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()

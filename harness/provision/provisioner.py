@@ -1,0 +1,162 @@
+"""A ready cluster for a kind config: the one place that turns a run's settings into clusters.
+
+Used by the pytest plugin, `make measure` and the tools built on them. It owns:
+- the node image, chosen once per run (a concrete image reference is trusted as it is);
+- cluster names, one per kind config (`<name>-<config>`), so kept clusters never collide;
+- the effective kind config (host and offline-image patches, harness.cluster.kindconfig);
+- the test image, built once and loaded into every cluster;
+- the end of each cluster: kind's logs exported into artifacts/kind-logs/<cluster>/ when the
+  run had failures, then deleted unless kept or reused; on an interrupt, `abort()` deletes
+  every cluster this run created before anything else is cleaned up.
+One cluster runs at a time: asking for another kind config's cluster releases the current one
+(two-core machines do not hold several clusters well).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+
+from harness.cluster import kindconfig
+from harness.cluster.cluster import Cluster
+from harness.cluster.hostfacts import HostFacts
+from harness.cluster.kind import Kind
+from harness.cluster.lifecycle import create_cluster, delete_cluster, reuse_cluster
+from harness.errors import HarnessError
+from harness.provision import leftovers
+from harness.provision.nodeimages import NodeImage, resolve_node_image
+from harness.provision.testimage import build_test_image
+from harness.staticpods.control_plane import repair_parked_api_server
+from harness.versions import KubeVersion
+
+
+def log(message: str) -> None:
+    print(f"[provision] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class ProvisionRequest:
+    k8s_version: KubeVersion
+    node_image: str  # auto | offline | official | an image reference
+    kind_bin: Path
+    name: str  # clusters are named <name>-<kind config name>
+    artifacts_dir: Path
+    keep: bool = False
+    reuse: str | None = None  # an existing cluster to run against (never deleted)
+
+
+@dataclass
+class Provisioner:
+    request: ProvisionRequest
+    client: docker.DockerClient
+    failed: Callable[[], bool] = lambda: False  # asked when a cluster ends: export kind's logs?
+    _image: NodeImage | None = field(default=None, init=False)
+    _test_image: str | None = field(default=None, init=False)
+    _current: tuple[Path, Cluster] | None = field(default=None, init=False)
+    _created: list[Cluster] = field(default_factory=list, init=False)
+    _broken: dict[Path, str] = field(default_factory=dict, init=False)
+
+    def __post_init__(self) -> None:
+        self.kind = Kind(self.request.kind_bin)
+
+    def cluster_name(self, kind_config: Path) -> str:
+        return self.request.reuse or f"{self.request.name}-{kind_config.stem}"
+
+    def ready_cluster(self, kind_config: Path) -> Cluster:
+        """The cluster for `kind_config`, made (or found) once; a config that failed once fails again
+        at once with the same one-line reason, instead of a new cluster for every test."""
+        if self._current and self._current[0] == kind_config:
+            return self._current[1]
+        if kind_config in self._broken:
+            raise HarnessError(self._broken[kind_config])
+        self.release()
+        try:
+            cluster = self._provision(kind_config)
+        except HarnessError as exc:
+            self._broken[kind_config] = f"{kind_config.stem}: {exc}"
+            raise HarnessError(self._broken[kind_config]) from None
+        except Exception as exc:  # a bug or an unexpected state: still one line, once
+            self._broken[kind_config] = f"{kind_config.stem}: {type(exc).__name__}: {exc}"
+            raise HarnessError(self._broken[kind_config]) from exc
+        self._current = (kind_config, cluster)
+        return cluster
+
+    @property
+    def test_image(self) -> str:
+        assert self._test_image, "the test image is loaded with the first cluster"
+        return self._test_image
+
+    def release(self) -> None:
+        """End the current cluster: export logs if the run failed, then delete it unless kept or reused."""
+        if self._current is None:
+            return
+        _, cluster = self._current
+        self._current = None
+        if self.failed() and not cluster.deleted:
+            self._export_logs(cluster)
+        if self.request.reuse:
+            return
+        if self.request.keep:
+            leftovers.forget(cluster.name)
+            log(f"keeping {cluster.name} (KUBECONFIG={cluster.kubeconfig})")
+            return
+        delete_cluster(cluster)
+        leftovers.forget(cluster.name)
+
+    def abort(self) -> None:
+        """Interrupted: delete every cluster this run created, now (kept ones too: the run did not end)."""
+        for cluster in self._created:
+            delete_cluster(cluster)
+            leftovers.forget(cluster.name)
+
+    def _provision(self, kind_config: Path) -> Cluster:
+        work_dir = self.request.artifacts_dir / "clusters" / self.cluster_name(kind_config)
+        if self.request.reuse:
+            cluster = reuse_cluster(self.kind, self.request.reuse, work_dir, self.client)
+            repair_parked_api_server(cluster)
+        else:
+            cluster = self._create(kind_config, work_dir)
+        self._test_image = self._test_image or build_test_image(self.client)
+        cluster.kind.load_docker_image(self._test_image)
+        return cluster
+
+    def _create(self, kind_config: Path, work_dir: Path) -> Cluster:
+        if self._image is None:
+            leftovers.warn(self.kind, self.client)
+            self._image = resolve_node_image(self.request.node_image, self.request.k8s_version, self.client)
+        config = kindconfig.render(
+            kindconfig.load(kind_config),
+            version=self.request.k8s_version,
+            host=HostFacts.read(),
+            offline_image=self._image.offline,
+        )
+        name = self.cluster_name(kind_config)
+        leftovers.record(name)
+        try:
+            cluster = create_cluster(
+                self.kind,
+                name,
+                self._image.reference,
+                config,
+                work_dir,
+                self.client,
+                offline_image=self._image.offline,
+            )
+        except BaseException:
+            leftovers.forget(name)
+            raise
+        self._created.append(cluster)
+        return cluster
+
+    def _export_logs(self, cluster: Cluster) -> None:
+        directory = self.request.artifacts_dir / "kind-logs" / cluster.name
+        try:
+            self.kind.export_logs(cluster.name, directory)
+        except HarnessError as exc:
+            log(f"could not export kind's logs of {cluster.name}: {exc}")
+        else:
+            log(f"kind's logs of {cluster.name}: {directory}")
