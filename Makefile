@@ -62,7 +62,10 @@ host-setup:
 node-image: venv host-setup
 	$(PY) -m harness.nodeimage build --k8s-version=$(K8S_VERSION)
 
+# Removes what runs left behind (clusters of killed runs, node-image build containers), then the
+# venv, tools and artifacts. Clusters kept on purpose (KEEP_CLUSTER=1) stay: `kind delete cluster`.
 clean:
+	if [ -x $(PY) ]; then $(PY) -m harness.provision.leftovers --remove --kind-bin=$(KIND); fi
 	rm -rf $(VENV) .tools .pytest-kind $(ARTIFACTS)
 
 # Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.

@@ -22,7 +22,6 @@ from harness.node.shell import Shell
 POD_NAME_LABEL = "io.kubernetes.pod.name"
 POD_NAMESPACE_LABEL = "io.kubernetes.pod.namespace"
 POD_UID_LABEL = "io.kubernetes.pod.uid"
-CONTAINER_NAME_LABEL = "io.kubernetes.container.name"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _REGEXP_META = set("\\.+*?()|[]{}^$")

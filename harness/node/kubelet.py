@@ -20,7 +20,7 @@ from harness.node.files import NodeFile
 from harness.node.shell import Shell
 from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState
 from harness.node.transport import NodeFileNotFound
-from harness.waiting import poll_until
+from harness.waiting import poll_until, scaled
 
 UNIT = "kubelet"
 # Where kubeadm (and so kind) writes the kubelet's config; used only when no running kubelet says.
@@ -29,7 +29,7 @@ DEFAULT_CONFIG_PATH = "/var/lib/kubelet/config.yaml"
 DEFAULT_FILE_CHECK_FREQUENCY = "20s"
 DEFAULT_HEALTHZ_BIND_ADDRESS = "127.0.0.1"
 DEFAULT_HEALTHZ_PORT = 10248
-_HEALTHZ_REQUEST_SECONDS = "5"
+_HEALTHZ_REQUEST_SECONDS = 5
 
 _GO_DURATION_UNITS = {
     "ns": 1e-9,
@@ -223,7 +223,7 @@ class Kubelet:
         return f"http://{host}:{port}/healthz"
 
     def _healthy(self, url: str) -> bool:
-        return self.node.run("curl", "-sf", "--max-time", _HEALTHZ_REQUEST_SECONDS, url, check=False).ok
+        return self.node.run("curl", "-sf", "--max-time", f"{scaled(_HEALTHZ_REQUEST_SECONDS):g}", url, check=False).ok
 
     def _wait_healthy(self, timeout: float) -> None:
         url = self._healthz_url()

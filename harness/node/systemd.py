@@ -48,10 +48,6 @@ class Service:
         return UnitState(values.get("ActiveState", ""), values.get("SubState", ""), main_pid or None)
 
     @property
-    def is_active(self) -> bool:
-        return self.state().active_state == "active"
-
-    @property
     def main_pid(self) -> int | None:
         return self.state().main_pid
 

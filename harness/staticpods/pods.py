@@ -235,9 +235,7 @@ class StaticPod:
             return f"{parts[0]}; (API server: {type(error).__name__})"
         parts += _container_reasons(mirror) if mirror else ["no mirror pod"]
         if events:
-            latest = max(
-                events, key=lambda e: e.last_timestamp or e.event_time or e.metadata.creation_timestamp
-            )
+            latest = max(events, key=_event_time)
             parts.append(f"latest event: {latest.reason}: {latest.message}")
         return "; ".join(parts)
 
