@@ -223,7 +223,8 @@ class Kubelet:
         return f"http://{host}:{port}/healthz"
 
     def _healthy(self, url: str) -> bool:
-        return self.node.run("curl", "-sf", "--max-time", f"{scaled(_HEALTHZ_REQUEST_SECONDS):g}", url, check=False).ok
+        limit = f"{scaled(_HEALTHZ_REQUEST_SECONDS):g}"
+        return self.node.run("curl", "-sf", "--max-time", limit, url, check=False).ok
 
     def _wait_healthy(self, timeout: float) -> None:
         url = self._healthz_url()

@@ -41,6 +41,12 @@ __all__ = ["cluster", "provisioner", "settings", "static_pods", "test_image"]
 
 RESULTS = pytest.StashKey[RunResults]()
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
+MARKERS = (
+    "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
+    "slow: takes more than a minute",
+    "claim(id, verdict, evidence): what this test proves about a seed-article claim (S1..S21)",
+    "kind_config(name): runs on a cluster made from this kind config (a name in kind-configs/)",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -109,6 +115,8 @@ def pytest_configure(config: pytest.Config) -> None:
         set_timeout_scale(config.getoption("timeout_scale"))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
+    for marker in MARKERS:
+        config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
     config.stash[RESULTS] = RunResults(config.stash[SETTINGS].artifacts_dir)
     config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")

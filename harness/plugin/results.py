@@ -22,6 +22,7 @@ class RunResults:
         self.outcomes: dict[str, tuple[str, str, Properties]] = {}
         self.deselected: dict[str, tuple[str, Properties]] = {}
         self.interrupted = False
+        self.called: set[str] = set()  # tests whose call phase reported (an interrupt leaves none)
 
     def deselect(self, item: pytest.Item, reason: str) -> None:
         self.deselected.setdefault(item.nodeid, (reason, list(item.user_properties)))
@@ -32,12 +33,16 @@ class RunResults:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """A run with claim tests first removes the previous claims report: it never looks current."""
-        if any(key == "claim" for item in session.items for key, _ in item.user_properties):
+        if not session.config.option.collectonly and any(
+            key == "claim" for item in session.items for key, _ in item.user_properties
+        ):
             ClaimsReport.remove(self.artifacts_dir)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """A failed call is "failed", a failed setup or teardown an "error", a skip "skipped";
         the first outcome that is not "passed" is the test's."""
+        if report.when == "call":
+            self.called.add(report.nodeid)
         previous = self.outcomes.get(report.nodeid)
         if previous is not None and previous[0] != "passed":
             return
@@ -52,12 +57,17 @@ class RunResults:
         self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        report = ClaimsReport()
+        if session.config.option.collectonly:
+            return
+        report, not_run = ClaimsReport(), 0
         for item in session.items:
             outcome, reason, properties = self.outcomes.get(
-                item.nodeid, ("not run", "the run ended before it", list(item.user_properties))
+                item.nodeid, ("not run", "", item.user_properties)
             )
-            report.add(item.nodeid, outcome, reason, properties)
+            if outcome == "passed" and item.nodeid not in self.called:  # set up, then interrupted
+                outcome = "not run"
+            not_run += outcome == "not run"
+            report.add(item.nodeid, outcome, reason or "the run ended before it", list(properties))
         for nodeid, (reason, properties) in self.deselected.items():
             report.add(nodeid, "deselected", reason, properties)
         if not any(report.by_test.values()):
@@ -68,7 +78,7 @@ class RunResults:
             RunInfo(
                 kubernetes=sorted({str(value) for key, value in seen if key == "kubernetes"}),
                 kubelets=sorted({v for key, value in seen if key == "kubelets" for v in str(value).split()}),
-                partial=self.interrupted or any(i.nodeid not in self.outcomes for i in session.items),
+                partial=self.interrupted or not_run > 0,
                 deselected=[f"{nodeid}: {reason}" for nodeid, (reason, _) in self.deselected.items()],
             ),
         )

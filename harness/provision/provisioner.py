@@ -75,15 +75,16 @@ class Provisioner:
             raise HarnessError(self._broken[kind_config])
         self.release()
         try:
-            cluster = self._provision(kind_config)
-        except HarnessError as exc:
-            self._broken[kind_config] = f"{kind_config.stem}: {exc}"
-            raise HarnessError(self._broken[kind_config]) from None
-        except Exception as exc:  # a bug or an unexpected state: still one line, once
-            self._broken[kind_config] = f"{kind_config.stem}: {type(exc).__name__}: {exc}"
-            raise HarnessError(self._broken[kind_config]) from exc
-        self._current = (kind_config, cluster)
-        return cluster
+            self._provision(kind_config)
+        except Exception as exc:
+            self.release()  # a cluster made before a later step failed goes too
+            reason = f"{type(exc).__name__}: {exc}" if not isinstance(exc, HarnessError) else str(exc)
+            self._broken[kind_config] = f"{kind_config.stem}: {reason}"
+            raise HarnessError(self._broken[kind_config]) from (
+                None if isinstance(exc, HarnessError) else exc
+            )
+        assert self._current is not None
+        return self._current[1]
 
     @property
     def test_image(self) -> str:
@@ -96,7 +97,9 @@ class Provisioner:
             return
         _, cluster = self._current
         self._current = None
-        if self.failed() and not cluster.deleted:
+        if cluster.deleted:  # by abort(): nothing is left to export, keep or delete
+            return
+        if self.failed():
             self._export_logs(cluster)
         if self.request.reuse:
             return
@@ -113,16 +116,18 @@ class Provisioner:
             delete_cluster(cluster)
             leftovers.forget(cluster.name)
 
-    def _provision(self, kind_config: Path) -> Cluster:
+    def _provision(self, kind_config: Path) -> None:
+        """Make (or find) the cluster, current from then on so that release() ends it, then ready it."""
         work_dir = self.request.artifacts_dir / "clusters" / self.cluster_name(kind_config)
         if self.request.reuse:
             cluster = reuse_cluster(self.kind, self.request.reuse, work_dir, self.client)
-            repair_parked_api_server(cluster)
         else:
             cluster = self._create(kind_config, work_dir)
+        self._current = (kind_config, cluster)
+        if self.request.reuse:
+            repair_parked_api_server(cluster)
         self._test_image = self._test_image or build_test_image(self.client)
         cluster.kind.load_docker_image(self._test_image)
-        return cluster
 
     def _create(self, kind_config: Path, work_dir: Path) -> Cluster:
         if self._image is None:

@@ -2,7 +2,7 @@
 
 Sources: kubernetes.io/docs/tasks/configure-pod-container/static-pod/ (kubeadm's control plane runs as
 static pods: they need no API server); test/e2e_node/standalone_test.go (a kubelet with no API server
-runs static pods); mirror_pod_test.go ("should not restart the static pod when kubelet restarts");
+runs static pods); mirror_pod_test.go ("MirrorPod when kubelet restarts should not change container status");
 mirror_pod_grace_period_test.go (the runtime down and back); pkg/kubelet/config/file.go (the first
 listing when the kubelet starts).
 """

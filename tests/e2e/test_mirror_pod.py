@@ -49,7 +49,8 @@ def test_deleted_mirror_pod_comes_back_while_the_container_keeps_running(static_
 @pytest.mark.disruptive
 @pytest.mark.claim("S9", "confirmed")
 def test_kubelet_restart_leaves_the_container_running(static_pods):
-    """S9; mirror_pod_test.go "should not restart the static pod when kubelet restarts"."""
+    """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status"
+    (upstream's newer form of this check; not in v1.34.4's file)."""
     pod = static_pods.place(static_pods.manifest())
     _, container = pod.wait_up()
 
