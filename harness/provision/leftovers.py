@@ -18,9 +18,9 @@ from pathlib import Path
 
 import docker
 
+from harness import cli
 from harness.cluster.kind import Kind
 from harness.dockerclient import docker_client
-from harness.errors import HarnessError
 from harness.nodeimage.assemble import LABEL_INPUTS
 from harness.nodeimage.build import cache_dir
 from harness.paths import DEFAULT_KIND_BIN
@@ -98,17 +98,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--remove", action="store_true", help="remove what earlier runs left behind")
     parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
     args = parser.parse_args(argv)
-    try:
+
+    def act() -> None:
         kind, client = Kind(args.kind_bin), docker_client()
-        if args.remove:
-            for what in remove(kind, client):
-                print(f"removed {what}")
-        else:
+        if not args.remove:
             warn(kind, client)
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        for what in remove(kind, client) if args.remove else []:
+            print(f"removed {what}")
+
+    return cli.run(act)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness import cli
 from harness.dockerclient import docker_client
-from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.paths import DEFAULT_KIND_BIN
 from harness.plugin.options import resolve_kind_config
@@ -37,6 +37,41 @@ def timed(name: str) -> Iterator[None]:
     record(name, start)
 
 
+def measure(args: argparse.Namespace) -> None:
+    kind_config = resolve_kind_config(args.kind_config)
+    request = ProvisionRequest(
+        k8s_version=KubeVersion.parse(args.k8s_version),
+        node_image=args.node_image,
+        kind_bin=Path(args.kind_bin),
+        name="measure",
+        artifacts_dir=Path("artifacts/measure").resolve(),
+    )
+    provisioner = Provisioner(request, docker_client())
+    on_interrupt(provisioner.abort)
+    print(f"figures for {args.node_image}, Kubernetes {args.k8s_version}, {kind_config.name}:", flush=True)
+    start = time.monotonic()
+    try:
+        cluster = provisioner.ready_cluster(kind_config)
+        record("cluster created, nodes Ready, test image loaded", start)
+        pods = StaticPods(cluster, provisioner.test_image)
+        pod = pods.place(pods.manifest())
+        with timed("manifest placed -> container running"):
+            container = pod.wait_running()
+        with timed("... -> mirror pod Running and Ready"):
+            mirror = pod.wait_for_running_mirror()
+        seen = mirror.metadata.annotations.get("kubernetes.io/config.seen")
+        print(f"  kubelet: config.seen {seen}; container createdAt {container.created_at}", flush=True)
+        pod.remove_file()
+        with timed("file removed -> containers gone"):
+            pod.wait_containers_gone()
+        with timed("... -> mirror pod gone"):
+            pod.wait_for_mirror_gone()
+    finally:
+        deleting = time.monotonic()
+        provisioner.release()
+    record("cluster deleted", deleting)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.tools.measure")
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
@@ -45,49 +80,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kind-bin", default=str(DEFAULT_KIND_BIN))
     args = parser.parse_args(argv)
     handle_interrupts()  # the cluster is deleted on SIGTERM as on Ctrl-C
-    try:
-        kind_config = resolve_kind_config(args.kind_config)
-        request = ProvisionRequest(
-            k8s_version=KubeVersion.parse(args.k8s_version),
-            node_image=args.node_image,
-            kind_bin=Path(args.kind_bin),
-            name="measure",
-            artifacts_dir=Path("artifacts/measure").resolve(),
-        )
-        provisioner = Provisioner(request, docker_client())
-        on_interrupt(provisioner.abort)
-        print(
-            f"figures for {args.node_image}, Kubernetes {request.k8s_version}, {kind_config.name}:",
-            flush=True,
-        )
-        start = time.monotonic()
-        try:
-            cluster = provisioner.ready_cluster(kind_config)
-            record("cluster created, nodes Ready, test image loaded", start)
-            pods = StaticPods(cluster, provisioner.test_image)
-            pod = pods.place(pods.manifest())
-            with timed("manifest placed -> container running"):
-                container = pod.wait_running()
-            with timed("... -> mirror pod Running and Ready"):
-                mirror = pod.wait_for_running_mirror()
-            seen = mirror.metadata.annotations.get("kubernetes.io/config.seen")
-            print(f"  kubelet: config.seen {seen}; container createdAt {container.created_at}", flush=True)
-            pod.remove_file()
-            with timed("file removed -> containers gone"):
-                pod.wait_containers_gone()
-            with timed("... -> mirror pod gone"):
-                pod.wait_for_mirror_gone()
-        finally:
-            deleting = time.monotonic()
-            provisioner.release()
-        record("cluster deleted", deleting)
-    except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: the cluster was deleted", file=sys.stderr)
-        return 130
-    return 0
+    return cli.run(lambda: measure(args))
 
 
 if __name__ == "__main__":
