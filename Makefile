@@ -8,8 +8,12 @@
 #   KIND_CONFIG   kind config path or name in kind-configs/ (default single-node)
 #   NODE_IMAGE    auto | offline | official | <image>   (default auto)
 #   ARTIFACTS     where reports and diagnostics go (default artifacts/)
-#   KEEP_CLUSTER  1 keeps the cluster after the run
+#   KEEP_CLUSTER  1 keeps each kind config's cluster after the run (static-pods-<config>)
 #   PYTEST_ARGS   anything else for pytest, e.g. -k mirror -x
+#
+#   make upgrade-check FROM=1.30.14 TO=1.31.14 [KUBELET_BINARY=path] [EXPECT=no-disruption|report]
+#                 a worker's kubelet upgraded in place under running static pods; report in
+#                 $(ARTIFACTS)/upgrade.{md,json,html}
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -34,7 +38,7 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit lint venv host-setup node-image measure clean
+.PHONY: e2e test unit lint venv host-setup node-image measure clean upgrade-check
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -67,6 +71,23 @@ node-image: venv host-setup
 clean:
 	if [ -x $(PY) ]; then $(PY) -m harness.provision.leftovers --remove --kind-bin=$(KIND); fi
 	rm -rf $(VENV) .tools .pytest-kind $(ARTIFACTS)
+
+FROM ?=
+TO ?= $(K8S_VERSION)
+KUBELET_BINARY ?=
+EXPECT ?=
+UPGRADE_OPTS = --upgrade-from=$(FROM) --upgrade-to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) \
+	$(if $(EXPECT),--expect=$(EXPECT))
+
+# The plan is checked first (one line for bad input), then TO's node image and FROM's kubelet
+# are built (or found in the cache) with their progress shown, then the check runs.
+upgrade-check: venv host-setup
+	@$(PY) -m harness.upgrade.plan --from=$(FROM) --to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--expect=$(EXPECT)) \
+	&& $(PY) -m harness.nodeimage kubernetes --k8s-version=$(FROM) >/dev/null \
+	&& image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(TO) --node-image=$(NODE_IMAGE)) \
+	&& $(PY) -m pytest tests/upgrade --k8s-version=$(TO) --node-image=$$image $(UPGRADE_OPTS) \
+		--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
+		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
 
 # Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.
 measure: venv host-setup

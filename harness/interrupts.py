@@ -45,23 +45,31 @@ def handle_interrupts() -> None:
             signal.signal(signum, _interrupted)
 
 
+_holding: list[str] = []  # what the outermost signals_held is doing, while it runs
+
+
 @contextmanager
 def signals_held(doing: str) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM during the body; one that came is raised (as KeyboardInterrupt) after it."""
-    if threading.current_thread() is not threading.main_thread():
+    """Hold SIGINT and SIGTERM during the body; one that came is raised (as KeyboardInterrupt) after it.
+
+    Nested uses hold for the outermost one, so a clean-up made of several steps is never cut
+    between two of them."""
+    if _holding or threading.current_thread() is not threading.main_thread():
         yield
         return
     held: list[int] = []
 
     def hold(signum: int, frame: object) -> None:
         if not held:
-            print(f"[harness] {doing}: wait, or the machine keeps what this run made", file=sys.stderr)
+            print(f"[harness] {_holding[0]}: wait, or the machine keeps what this run made", file=sys.stderr)
         held.append(signum)
 
     previous = {signum: signal.signal(signum, hold) for signum in _SIGNALS}
+    _holding.append(doing)
     try:
         yield
     finally:
+        _holding.clear()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if held:

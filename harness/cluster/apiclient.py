@@ -18,17 +18,19 @@ from urllib3.util import Retry
 from harness.waiting import REQUEST_TIMEOUT, scaled
 
 # Retries of one request. POST and PATCH are not idempotent, so only their connection failures (the
-# request was not sent) are retried; a read that timed out is retried once, since each attempt may
-# take the whole request timeout. Backoff between attempts: 0 s, 1 s, 2 s, or the Retry-After asked.
+# request was not sent) are retried; a read that timed out is not (each attempt may take the whole
+# request timeout: the wait that asked retries within its own deadline). Backoff between attempts:
+# 0 s, 1 s, 2 s at most; a Retry-After header is not obeyed, so no answer can stretch a wait.
 RETRIES = Retry(
     total=5,
     connect=3,
-    read=1,
+    read=0,
     status=3,
     backoff_factor=0.5,
+    backoff_max=2,
     status_forcelist=(429, 500, 502, 503, 504),
     allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
-    respect_retry_after_header=True,
+    respect_retry_after_header=False,
     raise_on_status=False,
 )
 

@@ -19,7 +19,10 @@ import yaml
 
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
+from harness.paths import KIND_CONFIGS
 from harness.versions import KubeVersion
+
+DEFAULT_KIND_CONFIG = KIND_CONFIGS / "single-node.yaml"
 
 RESTRICT_OOM_SCORE_ADJ = '[plugins."io.containerd.grpc.v1.cri"]\n  restrict_oom_score_adj = true\n'
 FAIL_CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
@@ -27,6 +30,19 @@ FAIL_CGROUP_V1_PATCH = "kind: KubeletConfiguration\nfailCgroupV1: false\n"
 OFFLINE_SKIP_PHASES_PATCH = (
     "kind: InitConfiguration\nskipPhases:\n  - preflight\n  - addon/kube-proxy\n  - addon/coredns\n"
 )
+
+
+def resolve(value: str | None) -> Path:
+    """A path as given, or a name of a file in kind-configs/ ('multi-node')."""
+    if not value:
+        return DEFAULT_KIND_CONFIG
+    path = Path(value)
+    if path.exists():
+        return path.resolve()
+    for candidate in (KIND_CONFIGS / value, KIND_CONFIGS / f"{value}.yaml"):
+        if candidate.exists():
+            return candidate
+    return path
 
 
 def load(path: Path) -> dict[str, Any]:

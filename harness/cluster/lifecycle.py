@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import docker
+import docker.models.networks
 import yaml
 from kubernetes import client as k8s
 
@@ -45,11 +46,7 @@ def create_cluster(
     offline_image: bool,
 ) -> Cluster:
     """A new cluster, its nodes Ready; on any failure (or interrupt) on the way it is deleted again."""
-    if name in kind.clusters():
-        raise HarnessError(
-            f"a kind cluster named {name} exists already: use it with --reuse-cluster {name}, "
-            f"or delete it (kind delete cluster --name {name})"
-        )
+    refuse_taken(kind, name)
     work_dir.mkdir(parents=True, exist_ok=True)
     config_file = work_dir / "kind-config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -58,7 +55,7 @@ def create_cluster(
         kind.handle(name, work_dir / "kubeconfig", image),
         client,
         image,
-        made_network=not client.networks.list(names=[KIND_NETWORK]),
+        made_network=_kind_network(client) is None,
     )
     try:
         log(f"creating {name} with {image}")
@@ -72,10 +69,21 @@ def create_cluster(
         if offline_image:
             _configure_network(cluster)
         _wait_ready(cluster, kindconfig.node_count(config))
-    except BaseException:
-        delete_cluster(cluster)
+    except BaseException as failure:
+        try:
+            delete_cluster(cluster)
+        except Exception as cleanup:  # the failure that brought us here stays the one raised
+            failure.add_note(f"deleting {name} afterwards failed too: {cleanup}")
         raise
     return cluster
+
+
+def refuse_taken(kind: Kind, name: str) -> None:
+    if name in kind.clusters():
+        raise HarnessError(
+            f"a kind cluster named {name} exists already: use it with --reuse-cluster {name}, "
+            f"or delete it (kind delete cluster --name {name})"
+        )
 
 
 def reuse_cluster(kind: Kind, name: str, work_dir: Path, client: docker.DockerClient) -> Cluster:
@@ -104,9 +112,15 @@ def delete_cluster(cluster: Cluster) -> None:
         cluster.kubeconfig.unlink(missing_ok=True)
 
 
+def _kind_network(client: docker.DockerClient) -> docker.models.networks.Network | None:
+    """kind's network; docker's name filter matches substrings, so the name is compared whole."""
+    return next((n for n in client.networks.list(names=[KIND_NETWORK]) if n.name == KIND_NETWORK), None)
+
+
 def _remove_kind_network(client: docker.DockerClient) -> None:
     """kind keeps its docker network after the last cluster goes; this run made it, so it goes too."""
-    for network in client.networks.list(names=[KIND_NETWORK]):
+    network = _kind_network(client)
+    if network is not None:
         network.reload()
         if not network.containers:  # another cluster may have started on it meanwhile
             network.remove()

@@ -26,7 +26,7 @@ class ExecResult:
     stdout: str
     stderr: str
     node: str = ""
-    # The deadline the command ran under, in seconds; None when it ran without one.
+    # The deadline the command ran under, in seconds (None in records made without one).
     timeout: float | None = None
 
     @property

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from harness.errors import HarnessError
+from harness.interrupts import signals_held
 from harness.node.files import NodeFile
 from harness.node.shell import Shell
 from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState
@@ -182,8 +183,9 @@ class Kubelet:
             self.stop(timeout)
             yield
         finally:
-            if not self.node.gone():
-                self.start(timeout)
+            with signals_held(f"starting the kubelet on {self.node.name} again"):
+                if not self.node.gone():
+                    self.start(timeout)
 
     @contextmanager
     def reconfigured(
@@ -204,9 +206,10 @@ class Kubelet:
             self.restart(timeout)
             yield
         finally:
-            if not self.node.gone():
-                config_file.write_bytes(original, mode)
-                self.restart(timeout)
+            with signals_held(f"putting the kubelet's config on {self.node.name} back"):
+                if not self.node.gone():
+                    config_file.write_bytes(original, mode)
+                    self.restart(timeout)
 
     def _config_at(self, argv: list[str]) -> dict[str, Any]:
         path = _config_path(argv)

@@ -23,11 +23,9 @@ class Shell:
     def name(self) -> str:
         return self.transport.name
 
-    def run(
-        self, *argv: str, check: bool = True, timeout: float | None = DEFAULT_COMMAND_TIMEOUT
-    ) -> ExecResult:
-        """Run argv (no shell) as root on the node; `timeout=None` lets it run unbounded."""
-        limit = None if timeout is None else scaled(timeout)
+    def run(self, *argv: str, check: bool = True, timeout: float = DEFAULT_COMMAND_TIMEOUT) -> ExecResult:
+        """Run argv (no shell) as root on the node, stopped after `timeout` seconds (scaled)."""
+        limit = scaled(timeout)
         exit_code, stdout, stderr = self._exec(argv, limit)
         result = ExecResult(
             argv=tuple(argv),
@@ -55,8 +53,6 @@ class Shell:
     def gone(self) -> bool:
         return self.transport.gone()
 
-    def _exec(self, argv: tuple[str, ...], timeout: float | None) -> tuple[int, bytes, bytes]:
-        command = list(argv)
-        if timeout is not None:
-            command = ["timeout", f"--kill-after={_KILL_AFTER_SECONDS}", f"{timeout:g}", *command]
+    def _exec(self, argv: tuple[str, ...], timeout: float) -> tuple[int, bytes, bytes]:
+        command = ["timeout", f"--kill-after={_KILL_AFTER_SECONDS}", f"{timeout:g}", *argv]
         return self.transport.exec(command)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,6 +25,9 @@ from harness.nodeimage.binaries import BuildError
 ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
 LABEL_VERSION = "static-pod-harness.k8s-version"
 LABEL_INPUTS = "static-pod-harness.inputs"
+# On build containers: the process that builds, so that one left by a killed build can be told
+# from one a build is using right now.
+LABEL_BUILDER_PID = "static-pod-harness.builder-pid"
 IMPORT_DIR = "/kind/images"
 
 
@@ -87,7 +91,7 @@ def assemble(
         entrypoint="sleep",
         detach=True,
         security_opt=["seccomp=unconfined"],
-        labels={LABEL_INPUTS: "build"},
+        labels={LABEL_INPUTS: "build", LABEL_BUILDER_PID: str(os.getpid())},
     )
     try:
         files = [(f"/usr/bin/{n}", path, 0o755) for n, path in node_binaries.items() if n != "crictl"]

@@ -47,6 +47,18 @@ def built_offline(client: docker.DockerClient, image: str) -> bool:
 
 
 def choose_node_image(setting: str, version: KubeVersion, client: docker.DockerClient) -> str:
+    """auto, offline or official (built when it is the offline image), or an image reference."""
+    if setting not in NODE_IMAGE_CHOICES:
+        if not image_exists(client, setting):
+            if not registry_reachable():
+                raise HarnessError(
+                    f"node image {setting} is not on this machine and no registry answers: "
+                    "build one with `make node-image`, or use NODE_IMAGE=offline"
+                )
+            log(f"node image {setting} is not present locally: kind will pull it")
+        return setting
+    if setting == "offline":
+        return build.build(version, client)
     official = official_image(version)
     if setting == "official":
         if official is None:
@@ -55,14 +67,8 @@ def choose_node_image(setting: str, version: KubeVersion, client: docker.DockerC
                 "NODE_IMAGE=offline, the K8S_VERSION of kind's default image, or NODE_IMAGE=<image>"
             )
         return official
-    if setting == "auto":
-        if official and (image_exists(client, official) or registry_reachable()):
-            log(f"using the official node image {official}")
-            return official
-        log("no official node image for this version here: using the offline build")
-        return build.build(version, client)
-    if setting == "offline":
-        return build.build(version, client)
-    if not image_exists(client, setting):
-        log(f"node image {setting} is not present locally: kind will try to pull it")
-    return setting
+    if official and (image_exists(client, official) or registry_reachable()):
+        log(f"using the official node image {official}")
+        return official
+    log("no official node image for this version here: using the offline build")
+    return build.build(version, client)

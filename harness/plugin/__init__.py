@@ -31,7 +31,7 @@ from harness.plugin.fixtures import (
     static_pods,
     test_image,
 )
-from harness.plugin.options import DEFAULT_CLUSTER_NAME, DEFAULT_KIND_CONFIG, Settings, resolve_kind_config
+from harness.plugin.options import DEFAULT_CLUSTER_NAME, Settings
 from harness.plugin.results import RunResults
 from harness.reports.claims import claim_properties
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption(
         "--kind-config",
-        default=DEFAULT_KIND_CONFIG.stem,
+        default=kindconfig.DEFAULT_KIND_CONFIG.stem,
         help="kind config: a path or a name in kind-configs/ (default single-node)",
     )
     group.addoption(
@@ -88,7 +88,7 @@ def _settings(config: pytest.Config) -> Settings:
     return Settings(
         k8s_version=KubeVersion.parse(config.getoption("k8s_version")),
         node_image=config.getoption("kind_image") or config.getoption("node_image"),
-        kind_config=resolve_kind_config(config.getoption("kind_config")),
+        kind_config=kindconfig.resolve(config.getoption("kind_config")),
         cluster_name=_cluster_name(config),
         kind_bin=Path(kind_bin).resolve(),
         artifacts_dir=Path(config.getoption("artifacts_dir")).resolve(),
@@ -119,7 +119,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
     config.stash[RESULTS] = RunResults(config.stash[SETTINGS].artifacts_dir)
-    config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
+    if not hasattr(config, "workerinput"):  # an xdist worker's reports reach the controller
+        config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

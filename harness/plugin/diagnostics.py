@@ -47,9 +47,14 @@ def test_dir(artifacts: Path, nodeid: str) -> Path:
 
 
 def collect(artifacts: Path, nodeid: str, pods: StaticPods) -> Bundle:
+    """Never raises: what cannot be collected is listed in the bundle instead."""
     bundle = Bundle(test_dir(artifacts, nodeid))
-    bundle.directory.mkdir(parents=True, exist_ok=True)
-    nodes = {p.node.name: p.node for p in pods.placed} or {pods.default_node().name: pods.default_node()}
+    try:
+        bundle.directory.mkdir(parents=True, exist_ok=True)
+        nodes = {p.node.name: p.node for p in pods.placed} or {pods.default_node().name: pods.default_node()}
+    except Exception as exc:  # no directory, or no cluster to ask: the test's own failure stays in front
+        bundle.errors.append(f"the bundle itself: {type(exc).__name__}: {exc}")
+        return bundle
     for name, node in nodes.items():
         bundle.add(f"{name}-kubelet.log", lambda node=node: node.kubelet.journal(since=pods.started))
         bundle.add(

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.cluster import kindconfig
 from harness.cluster.cluster import Cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
-from harness.plugin.options import Settings, resolve_kind_config
+from harness.plugin.options import Settings
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
 
@@ -29,7 +30,7 @@ _VERSIONS = pytest.StashKey[dict[str, tuple[str, list[str]]]]()
 def kind_config_of(item: pytest.Item, settings: Settings) -> Path:
     """The kind config a test needs: its kind_config marker, else --kind-config."""
     marker = item.get_closest_marker("kind_config")
-    return resolve_kind_config(marker.args[0]) if marker else settings.kind_config
+    return kindconfig.resolve(marker.args[0]) if marker else settings.kind_config
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@ from harness.errors import HarnessError
 from harness.paths import KIND_CONFIGS
 from harness.versions import KubeVersion
 
-DEFAULT_KIND_CONFIG = KIND_CONFIGS / "single-node.yaml"
 # Clusters are named <this>-<kind config name>, e.g. static-pods-multi-node.
 DEFAULT_CLUSTER_NAME = "static-pods"
 
@@ -38,16 +37,3 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.kind_config.is_file():
             raise HarnessError(f"kind config {self.kind_config} does not exist (see {KIND_CONFIGS})")
-
-
-def resolve_kind_config(value: str | None) -> Path:
-    """A path as given, or a name of a file in kind-configs/ ('multi-node')."""
-    if not value:
-        return DEFAULT_KIND_CONFIG
-    path = Path(value)
-    if path.exists():
-        return path.resolve()
-    for candidate in (KIND_CONFIGS / value, KIND_CONFIGS / f"{value}.yaml"):
-        if candidate.exists():
-            return candidate
-    return path

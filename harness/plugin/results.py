@@ -23,6 +23,7 @@ class RunResults:
         self.deselected: dict[str, tuple[str, Properties]] = {}
         self.interrupted = False
         self.called: set[str] = set()  # tests whose call phase reported (an interrupt leaves none)
+        self.collection_errors: list[str] = []
 
     def deselect(self, item: pytest.Item, reason: str) -> None:
         self.deselected.setdefault(item.nodeid, (reason, list(item.user_properties)))
@@ -31,12 +32,15 @@ class RunResults:
         for item in items:  # ours are recorded with their reason before this runs
             self.deselect(item, "deselected by -k/-m")
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        """A run with claim tests first removes the previous claims report: it never looks current."""
-        if not session.config.option.collectonly and any(
-            key == "claim" for item in session.items for key, _ in item.user_properties
-        ):
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """A run starts by removing the previous claims report, so that it never looks current."""
+        if not session.config.option.collectonly:
             ClaimsReport.remove(self.artifacts_dir)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A file that could not be collected takes its claim tests with it: the run is partial."""
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: not collected ({_reason(report)})")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         """A failed call is "failed", a failed setup or teardown an "error", a skip "skipped";
@@ -59,32 +63,35 @@ class RunResults:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
             return
+        # Under pytest-xdist the controller has no items, only the reports its workers sent.
+        expected = {item.nodeid: list(item.user_properties) for item in session.items}
+        for nodeid in self.outcomes.keys() - expected.keys():
+            expected[nodeid] = self.outcomes[nodeid][2]
         report, not_run = ClaimsReport(), 0
-        for item in session.items:
-            outcome, reason, properties = self.outcomes.get(
-                item.nodeid, ("not run", "", item.user_properties)
-            )
-            if outcome == "passed" and item.nodeid not in self.called:  # set up, then interrupted
+        for nodeid, properties in expected.items():
+            outcome, reason, properties = self.outcomes.get(nodeid, ("not run", "", properties))
+            if outcome == "passed" and nodeid not in self.called:  # set up, then interrupted
                 outcome = "not run"
             not_run += outcome == "not run"
-            report.add(item.nodeid, outcome, reason or "the run ended before it", list(properties))
+            report.add(nodeid, outcome, reason or "the run ended before it", properties)
         for nodeid, (reason, properties) in self.deselected.items():
             report.add(nodeid, "deselected", reason, properties)
         if not any(report.by_test.values()):
             return
         seen = [prop for _, _, properties in self.outcomes.values() for prop in properties]
+        deselected = [f"{nodeid}: {reason}" for nodeid, (reason, _) in self.deselected.items()]
         report.write(
             self.artifacts_dir,
             RunInfo(
                 kubernetes=sorted({str(value) for key, value in seen if key == "kubernetes"}),
                 kubelets=sorted({v for key, value in seen if key == "kubelets" for v in str(value).split()}),
-                partial=self.interrupted or not_run > 0,
-                deselected=[f"{nodeid}: {reason}" for nodeid, (reason, _) in self.deselected.items()],
+                partial=self.interrupted or not_run > 0 or bool(self.collection_errors),
+                deselected=deselected + self.collection_errors,
             ),
         )
 
 
-def _reason(report: pytest.TestReport) -> str:
+def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:
     if report.skipped and isinstance(report.longrepr, tuple):
         return str(report.longrepr[2])
     crash = getattr(report.longrepr, "reprcrash", None)

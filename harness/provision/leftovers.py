@@ -17,11 +17,12 @@ import sys
 from pathlib import Path
 
 import docker
+from docker.models.containers import Container
 
 from harness import cli
 from harness.cluster.kind import Kind
 from harness.dockerclient import docker_client
-from harness.nodeimage.assemble import LABEL_INPUTS
+from harness.nodeimage.assemble import LABEL_BUILDER_PID, LABEL_INPUTS
 from harness.nodeimage.build import cache_dir
 from harness.paths import DEFAULT_KIND_BIN
 
@@ -40,6 +41,8 @@ def forget(name: str) -> None:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # no pid recorded (os.kill would signal our own process group)
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -63,8 +66,10 @@ def left_clusters(kind: Kind) -> list[str]:
     return left
 
 
-def build_containers(client: docker.DockerClient) -> list[str]:
-    return [c.name for c in client.containers.list(all=True, filters={"label": f"{LABEL_INPUTS}=build"})]
+def build_containers(client: docker.DockerClient) -> list[Container]:
+    """Node-image build containers whose build process is gone (a running build's are left alone)."""
+    found = client.containers.list(all=True, filters={"label": f"{LABEL_INPUTS}=build"})
+    return [c for c in found if not _alive(int(c.labels.get(LABEL_BUILDER_PID) or 0))]
 
 
 def warn(kind: Kind, client: docker.DockerClient) -> None:
@@ -87,7 +92,7 @@ def remove(kind: Kind, client: docker.DockerClient) -> list[str]:
         kind.handle(name, records_dir() / f"{name}.kubeconfig", None).delete()
         forget(name)
         removed.append(f"cluster {name}")
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL_INPUTS}=build"}):
+    for container in build_containers(client):
         container.remove(force=True)
         removed.append(f"build container {container.name}")
     return removed

@@ -8,8 +8,9 @@ Used by the pytest plugin, `make measure` and the tools built on them. It owns:
 - the end of each cluster: kind's logs exported into artifacts/kind-logs/<cluster>/ when the
   run had failures, then deleted unless kept or reused; on an interrupt, `abort()` deletes
   every cluster this run created before anything else is cleaned up.
-One cluster runs at a time: asking for another kind config's cluster releases the current one
-(two-core machines do not hold several clusters well).
+Tests run grouped by kind config, so asking for another config's cluster releases the current
+one: only one runs at a time (two-core machines do not hold several clusters well), unless
+kept (KEEP_CLUSTER=1), when each config's cluster stays for the user.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from harness.cluster import kindconfig
 from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
 from harness.cluster.kind import Kind
-from harness.cluster.lifecycle import create_cluster, delete_cluster, reuse_cluster
+from harness.cluster.lifecycle import create_cluster, delete_cluster, refuse_taken, reuse_cluster
 from harness.errors import HarnessError
+from harness.interrupts import signals_held
 from harness.provision import leftovers
 from harness.provision.nodeimages import NodeImage, resolve_node_image
 from harness.provision.testimage import build_test_image
@@ -55,6 +57,7 @@ class Provisioner:
     client: docker.DockerClient
     failed: Callable[[], bool] = lambda: False  # asked when a cluster ends: export kind's logs?
     _image: NodeImage | None = field(default=None, init=False)
+    _image_error: str | None = field(default=None, init=False)
     _test_image: str | None = field(default=None, init=False)
     _current: tuple[Path, Cluster] | None = field(default=None, init=False)
     _created: list[Cluster] = field(default_factory=list, init=False)
@@ -111,14 +114,23 @@ class Provisioner:
         leftovers.forget(cluster.name)
 
     def abort(self) -> None:
-        """Interrupted: delete every cluster this run created, now (kept ones too: the run did not end)."""
-        for cluster in self._created:
-            delete_cluster(cluster)
-            leftovers.forget(cluster.name)
+        """Interrupted: delete every cluster this run created, now (kept ones too: the run did not end).
+
+        A cluster that cannot be deleted keeps its record, so the next run names it."""
+        with signals_held("deleting this run's clusters"):
+            for cluster in self._created:
+                try:
+                    delete_cluster(cluster)
+                except Exception as exc:
+                    log(f"could not delete {cluster.name}: {exc}; `make clean` removes it")
+                else:
+                    leftovers.forget(cluster.name)
 
     def _provision(self, kind_config: Path) -> None:
         """Make (or find) the cluster, current from then on so that release() ends it, then ready it."""
         work_dir = self.request.artifacts_dir / "clusters" / self.cluster_name(kind_config)
+        # Built before any cluster is made: a missing Go toolchain costs no cluster.
+        self._test_image = self._test_image or build_test_image(self.client)
         if self.request.reuse:
             cluster = reuse_cluster(self.kind, self.request.reuse, work_dir, self.client)
         else:
@@ -126,13 +138,20 @@ class Provisioner:
         self._current = (kind_config, cluster)
         if self.request.reuse:
             repair_parked_api_server(cluster)
-        self._test_image = self._test_image or build_test_image(self.client)
         cluster.kind.load_docker_image(self._test_image)
 
     def _create(self, kind_config: Path, work_dir: Path) -> Cluster:
         if self._image is None:
+            if self._image_error:  # one failed build or choice is not tried again for every config
+                raise HarnessError(self._image_error)
             leftovers.warn(self.kind, self.client)
-            self._image = resolve_node_image(self.request.node_image, self.request.k8s_version, self.client)
+            try:
+                self._image = resolve_node_image(
+                    self.request.node_image, self.request.k8s_version, self.client
+                )
+            except HarnessError as exc:
+                self._image_error = f"node image: {exc}"
+                raise HarnessError(self._image_error) from None
         config = kindconfig.render(
             kindconfig.load(kind_config),
             version=self.request.k8s_version,
@@ -140,6 +159,7 @@ class Provisioner:
             offline_image=self._image.offline,
         )
         name = self.cluster_name(kind_config)
+        refuse_taken(self.kind, name)  # before recording: a record names only what this run makes
         leftovers.record(name)
         try:
             cluster = create_cluster(

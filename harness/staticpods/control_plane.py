@@ -19,6 +19,7 @@ from urllib3.exceptions import HTTPError
 
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
+from harness.interrupts import signals_held
 from harness.node import Node
 from harness.waiting import poll_until, scaled
 
@@ -75,10 +76,11 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
         wait_api_server(cluster.api, ready=False, timeout=STOP_TIMEOUT)
         yield
     finally:
-        if not node.gone():
-            if node.file(PARKED_MANIFEST).exists:
-                node.move(PARKED_MANIFEST, manifest)
-            wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+        with signals_held("moving the API server's manifest back"):
+            if not node.gone():
+                if node.file(PARKED_MANIFEST).exists:
+                    node.move(PARKED_MANIFEST, manifest)
+                wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
 
 
 def repair_parked_api_server(cluster: Cluster) -> None:

@@ -88,6 +88,7 @@ class StaticPod:
             lambda pod: pod is not None and condition(pod),
             timeout=MIRROR_TIMEOUT,
             expected=f"mirror pod {self.namespace}/{self.mirror_name} {expected}",
+            describe=lambda _: self.describe(),
             namespace=self.namespace,
             field_selector=f"metadata.name={self.mirror_name}",
         )

@@ -17,10 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness import cli
+from harness.cluster import kindconfig
 from harness.dockerclient import docker_client
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.paths import DEFAULT_KIND_BIN
-from harness.plugin.options import resolve_kind_config
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
@@ -38,7 +38,7 @@ def timed(name: str) -> Iterator[None]:
 
 
 def measure(args: argparse.Namespace) -> None:
-    kind_config = resolve_kind_config(args.kind_config)
+    kind_config = kindconfig.resolve(args.kind_config)
     request = ProvisionRequest(
         k8s_version=KubeVersion.parse(args.k8s_version),
         node_image=args.node_image,

@@ -14,8 +14,7 @@ def test_daemonset_pods_go_with_their_daemonset_while_a_static_pod_has_only_its_
 ):
     """S19; DaemonSet docs; mirror_client.go; noderestriction admitPodCreate."""
     static = static_pods.place(static_pods.manifest())
-    owners = static.wait_for_running_mirror().metadata.owner_references
-    container = static.wait_running()
+    mirror, container = static.wait_up()
 
     pods = daemonsets.create_ready(static_pods.image)
 
@@ -23,6 +22,7 @@ def test_daemonset_pods_go_with_their_daemonset_while_a_static_pod_has_only_its_
     assert {(o.kind, o.controller) for p in pods for o in p.metadata.owner_references} == {
         ("DaemonSet", True)
     }
+    owners = mirror.metadata.owner_references
     assert [(o.kind, o.name, o.controller) for o in owners] == [("Node", static.node.name, True)]
     daemonsets.delete_all()
     static.assert_container_kept(container)

@@ -40,8 +40,8 @@ def test_subdirectories_are_not_read(static_pods, node_dirs):
 def test_malformed_manifest_is_logged_and_ignored_while_other_static_pods_keep_running(static_pods):
     """S16; file.go extractFromDir ("Could not process manifest file"); fixtures/manifests/malformed.yaml."""
     pod = static_pods.place(static_pods.manifest())
-    pod.wait_for_running_mirror()
-    container, node, since = pod.wait_running(), pod.node, datetime.now(UTC)
+    _, container = pod.wait_up()
+    node, since = pod.node, datetime.now(UTC)
     path = posixpath.join(static_pods.manifest_dir(node), f"{unique_name('malformed')}.yaml")
 
     static_pods.place_file(node, path, read_raw_fixture("malformed"))

@@ -14,7 +14,7 @@ FAILING_TEST = textwrap.dedent("""
 """)
 
 
-def test_a_failing_test_writes_the_diagnostics_bundle(pytester, cluster, settings):
+def test_a_failing_test_writes_the_diagnostics_bundle(pytester, pytestconfig, cluster, settings):
     """README "Diagnostics"; issue: the failure bundle (journal, crictl, manifests, mirror, events)."""
     pytester.makepyfile(test_fails=FAILING_TEST)
     artifacts = pytester.path / "artifacts"
@@ -22,6 +22,7 @@ def test_a_failing_test_writes_the_diagnostics_bundle(pytester, cluster, setting
     result = pytester.runpytest_subprocess(
         f"--reuse-cluster={cluster.name}",
         f"--kind-bin={settings.kind_bin}",
+        f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
         f"--artifacts-dir={artifacts}",
         "-p",
         "no:cacheprovider",

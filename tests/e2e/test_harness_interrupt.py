@@ -1,16 +1,14 @@
 """The harness itself: an interrupted run leaves no cluster, container or network behind.
 
-A child pytest makes a cluster of its own (from this session's node image) and blocks in a
-test. It gets SIGINT, as from Ctrl-C: while its cluster is being created, while its test
-runs, or twice in a row (the second one while the first is still cleaning up). Each time it
-must delete its cluster before exiting.
+A child pytest makes a cluster of its own (from this session's node image) and blocks. It gets
+SIGINT, as from Ctrl-C: while its cluster is being created, while its test runs, while a
+fixture tears down, or twice in a row (the second one while the first is still cleaning up).
+Each time it must delete its cluster (and its node containers) before exiting.
 """
 
 import signal
-import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
@@ -19,22 +17,40 @@ from harness.cluster.kind import Kind
 from harness.staticpods.manifest import unique_name
 from harness.waiting import poll_until, scaled
 
-BLOCKING_TEST = textwrap.dedent("""
+BLOCKING_TESTS = textwrap.dedent("""
     import pathlib, threading
+    import pytest
+
+    @pytest.fixture
+    def blocks_in_teardown(cluster):
+        yield
+        pathlib.Path("tearing-down").touch()
+        threading.Event().wait(600)
 
     def test_blocks_until_interrupted(cluster):
-        pathlib.Path("running").write_text(cluster.name)
+        pathlib.Path("testing").touch()
         threading.Event().wait(600)
+
+    def test_blocks_in_teardown(blocks_in_teardown):
+        pass
 """)
+# What the child runs, and the file it writes once it blocks where the signal should hit it.
+SCENARIOS = {
+    "creating": ("test_blocks_until_interrupted", None),
+    "testing": ("test_blocks_until_interrupted", "testing"),
+    "tearing-down": ("test_blocks_in_teardown", "tearing-down"),
+    "twice": ("test_blocks_until_interrupted", "testing"),
+}
 CLUSTER_UP_TIMEOUT = 300
 EXIT_TIMEOUT = 60
 
 
-@pytest.mark.parametrize("when", ["creating", "testing", "twice"])
-def test_ctrl_c_deletes_the_cluster_first(pytester, cluster, settings, when):
+@pytest.mark.parametrize("when", SCENARIOS)
+def test_ctrl_c_deletes_the_cluster_first(pytester, pytestconfig, cluster, settings, when):
     """README "Interrupts": Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
-    pytester.makepyfile(test_blocking=BLOCKING_TEST)
-    name = unique_name("interrupted")
+    pytester.makepyfile(test_blocking=BLOCKING_TESTS)
+    (test, blocked), name = SCENARIOS[when], unique_name("interrupted")
+    stderr = pytester.path / "stderr.txt"
     child = pytester.popen(
         [
             sys.executable,
@@ -44,13 +60,18 @@ def test_ctrl_c_deletes_the_cluster_first(pytester, cluster, settings, when):
             f"--node-image={cluster.image}",
             f"--k8s-version={settings.k8s_version}",
             f"--kind-bin={settings.kind_bin}",
+            f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
             "-p",
             "no:cacheprovider",
+            "-s",  # the child's progress lines reach stderr.txt as they are written
+            "-k",
+            test,
         ],
+        stderr=stderr.open("w"),
     )
     nodes = {"label": f"{KIND_CLUSTER_LABEL}={name}-single-node"}
     try:
-        if when == "creating":
+        if blocked is None:
             poll_until(
                 lambda: cluster.docker.containers.list(filters=nodes),
                 timeout=CLUSTER_UP_TIMEOUT,
@@ -59,21 +80,27 @@ def test_ctrl_c_deletes_the_cluster_first(pytester, cluster, settings, when):
             )
         else:
             poll_until(
-                lambda: (pytester.path / "running").exists(),
+                lambda: (pytester.path / blocked).exists(),
                 timeout=CLUSTER_UP_TIMEOUT,
-                expected=f"the child run's cluster {name}-single-node up and its test running",
+                expected=f"the child run's cluster {name}-single-node up and the child {blocked}",
             )
 
         child.send_signal(signal.SIGINT)
-        if when == "twice":
-            time.sleep(0.5)  # the second Ctrl-C of an impatient user, while the first cleans up
+        if when == "twice":  # the second Ctrl-C of an impatient user, while the first one's deletion runs
+            poll_until(
+                lambda: "[cluster] deleting" in stderr.read_text(),
+                timeout=EXIT_TIMEOUT,
+                interval=0.1,
+                expected=f"the child deleting {name}-single-node after the first SIGINT",
+            )
             child.send_signal(signal.SIGINT)
         child.wait(timeout=scaled(EXIT_TIMEOUT))
     finally:
         child.kill()
-        left = [c for c in Kind(settings.kind_bin).clusters() if c.startswith(name)]
+        kind = Kind(settings.kind_bin)
+        left = [c for c in kind.clusters() if c.startswith(name)]
         for leftover in left:  # the finding is the assertion below; the machine is cleaned up all the same
-            subprocess.run([str(settings.kind_bin), "delete", "cluster", "--name", leftover], check=False)
+            kind.handle(leftover, pytester.path / "kubeconfig", None).delete()
 
     assert not left, f"clusters {left} were left behind"
     assert not cluster.docker.containers.list(all=True, filters=nodes)

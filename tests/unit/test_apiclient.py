@@ -110,10 +110,11 @@ def test_new_api_client_reads_the_kubeconfig_and_retries_transient_failures(tmp_
 
 
 def test_the_retries_are_for_transient_failures_of_idempotent_requests() -> None:
-    assert (RETRIES.total, RETRIES.connect, RETRIES.read, RETRIES.status) == (5, 3, 1, 3)
+    assert (RETRIES.total, RETRIES.connect, RETRIES.read, RETRIES.status) == (5, 3, 0, 3)
+    assert RETRIES.backoff_max == 2
     assert RETRIES.status_forcelist == (429, 500, 502, 503, 504)
     assert RETRIES.allowed_methods is not None
     assert {"GET", "PUT", "DELETE"} <= RETRIES.allowed_methods
     assert not {"POST", "PATCH"} & RETRIES.allowed_methods
-    assert RETRIES.respect_retry_after_header
+    assert not RETRIES.respect_retry_after_header
     assert not RETRIES.raise_on_status

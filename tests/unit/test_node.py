@@ -89,12 +89,6 @@ def test_run_decodes_output_under_a_timeout_guard() -> None:
     ]
 
 
-def test_run_without_timeout_runs_argv_as_is() -> None:
-    node, container = node_with()
-    node.run("true", timeout=None)
-    assert container.log == [("exec", ["true"])]
-
-
 def test_check_raises_with_node_command_exit_code_and_stderr_tail() -> None:
     stderr = "".join(f"line {n}\n" for n in range(30)).encode()
     node, _ = node_with(lambda argv: (2, b"", stderr))

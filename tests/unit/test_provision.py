@@ -14,7 +14,8 @@ import docker.errors
 import pytest
 
 from harness.errors import HarnessError
-from harness.nodeimage.assemble import LABEL_VERSION
+from harness.nodeimage import choose
+from harness.nodeimage.assemble import LABEL_BUILDER_PID, LABEL_VERSION
 from harness.provision import leftovers, nodeimages
 from harness.provision import provisioner as prov_module
 from harness.provision.nodeimages import NodeImage
@@ -227,7 +228,7 @@ def test_a_reused_cluster_is_named_as_given_and_never_deleted(world: World, tmp_
     provisioner.release()
     provisioner.abort()
     assert not cluster.deleted
-    assert world.events == [("reuse", "mine"), ("repair", "mine"), ("build test image", "")]
+    assert world.events == [("build test image", ""), ("reuse", "mine"), ("repair", "mine")]
     assert world.resolved == []
 
 
@@ -251,18 +252,29 @@ def test_a_config_that_failed_fails_again_at_once(
         with pytest.raises(HarnessError) as raised:
             provisioner.ready_cluster(SINGLE)
         assert str(raised.value) == message
-    assert world.events == [("create", "run-single-node")]
+    assert world.events == [("build test image", ""), ("create", "run-single-node")]
     assert records() == []
     world.fail_create = None
     assert provisioner.ready_cluster(MULTI).name == "run-multi-node"
 
 
-def test_a_cluster_made_before_a_later_step_failed_is_not_left_behind(world: World, tmp_path: Path) -> None:
+def test_a_test_image_that_cannot_be_built_costs_no_cluster(world: World, tmp_path: Path) -> None:
     world.fail_test_image = HarnessError("go build failed")
-    provisioner = make(tmp_path)
     with pytest.raises(HarnessError, match="single-node: go build failed"):
+        make(tmp_path).ready_cluster(SINGLE)
+    assert world.events == [("build test image", "")]
+
+
+def test_a_cluster_made_before_a_later_step_failed_is_not_left_behind(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def load_fails(self: FakeHandle, image: str) -> None:
+        raise HarnessError("kind load failed")
+
+    monkeypatch.setattr(FakeHandle, "load_docker_image", load_fails)
+    provisioner = make(tmp_path)
+    with pytest.raises(HarnessError, match="single-node: kind load failed"):
         provisioner.ready_cluster(SINGLE)
-    provisioner.release()
     assert ("delete", "run-single-node") in world.events
     assert records() == []
 
@@ -354,14 +366,19 @@ def test_remove_deletes_left_clusters_through_kind_and_forgets_them(cache: Path)
     write_record("killed", dead_pid())
     leftovers.record("running")
     kind = FakeKind(clusters=["killed", "running"])
-    container = SimpleNamespace(name="builder", removed=False)
-    container.remove = lambda force: setattr(container, "removed", force)
-    client = SimpleNamespace(containers=SimpleNamespace(list=lambda all, filters: [container]))
-    assert leftovers.remove(kind, client) == ["cluster killed", "build container builder"]
+    left, building = build_container("left", dead_pid()), build_container("building", os.getpid())
+    client = SimpleNamespace(containers=SimpleNamespace(list=lambda all, filters: [left, building]))
+    assert leftovers.remove(kind, client) == ["cluster killed", "build container left"]
     assert kind.handles["killed"].deletes == 1
     assert "running" not in kind.handles
-    assert container.removed is True
+    assert (left.removed, building.removed) == (True, False)
     assert records() == ["running"]
+
+
+def build_container(name: str, pid: int) -> SimpleNamespace:
+    container = SimpleNamespace(name=name, removed=False, labels={LABEL_BUILDER_PID: str(pid)})
+    container.remove = lambda force: setattr(container, "removed", force)
+    return container
 
 
 # --- node images ---
@@ -383,7 +400,7 @@ def client_with(present: dict[str, dict[str, str]] | None = None) -> Any:
 
 
 def test_an_absent_reference_without_a_registry_is_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nodeimages, "registry_reachable", lambda: False)
+    monkeypatch.setattr(choose, "registry_reachable", lambda: False)
     with pytest.raises(HarnessError) as raised:
         nodeimages.resolve_node_image("my/node:v1", VERSION, client_with())
     assert "node image my/node:v1 is not on this machine and no registry answers" in str(raised.value)
@@ -391,7 +408,7 @@ def test_an_absent_reference_without_a_registry_is_one_line_error(monkeypatch: p
 
 
 def test_an_absent_reference_with_a_registry_is_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(nodeimages, "registry_reachable", lambda: True)
+    monkeypatch.setattr(choose, "registry_reachable", lambda: True)
     assert nodeimages.resolve_node_image("my/node:v1", VERSION, client_with()) == NodeImage(
         "my/node:v1", offline=False
     )
@@ -401,7 +418,7 @@ def test_an_absent_reference_with_a_registry_is_trusted(monkeypatch: pytest.Monk
 def test_a_present_reference_is_offline_when_the_builder_labelled_it(
     monkeypatch: pytest.MonkeyPatch, labels: dict[str, str], offline: bool
 ) -> None:
-    monkeypatch.setattr(nodeimages, "registry_reachable", lambda: pytest.fail("no registry probe"))
+    monkeypatch.setattr(choose, "registry_reachable", lambda: pytest.fail("no registry probe"))
     client = client_with({"my:node": labels})
     assert nodeimages.resolve_node_image("my:node", VERSION, client) == NodeImage("my:node", offline)
 

@@ -135,14 +135,30 @@ def test_the_interrupted_test_itself_does_not_count_as_passed(pytester: pytest.P
     assert row(report, "S7")["verdict"] == "inconclusive"
 
 
-def test_a_run_without_claim_tests_writes_no_report_and_keeps_the_old_one(pytester: pytest.Pytester) -> None:
+def test_a_run_without_claim_tests_writes_no_report_and_leaves_no_old_one(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_plain="def test_plain(): pass")
     old = pytester.path / "artifacts" / "claims.json"
     old.parent.mkdir()
     old.write_text('{"old": true}')
     result, _ = run(pytester)
     result.assert_outcomes(passed=1)
-    assert old.read_text() == '{"old": true}'
+    assert not old.exists()
+
+
+def test_a_file_that_cannot_be_collected_makes_the_run_partial(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_backed_by_one="""
+        import pytest
+
+        @pytest.mark.claim("S7", "confirmed")
+        def test_ok(): pass
+        """,
+        test_broken="import no_such_module",
+    )
+    _, artifacts = run(pytester, "--continue-on-collection-errors")
+    report = claims(artifacts)
+    assert report["partial"] is True
+    assert any("test_broken.py: not collected" in line for line in report["deselected"])
 
 
 def test_a_run_with_claim_tests_removes_the_old_report_first(pytester: pytest.Pytester) -> None:
