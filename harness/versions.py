@@ -15,8 +15,11 @@ from harness.errors import HarnessError
 
 KIND_VERSION = "v0.30.0"
 DEFAULT_K8S_VERSION = "1.34.4"
-# Minor releases the offline builder and the kind configs are made for.
-SUPPORTED_MINORS = (33, 34, 35)
+# Minor releases the offline builder and the kind configs are made for. kind v0.30.0 writes
+# kubeadm's v1beta3 config for every Kubernetes from 1.23 on (pkg/cluster/internal/kubeadm/
+# config.go), which kubeadm 1.30 to 1.35 all read; 1.30 to 1.32 build with an older Go
+# toolchain (harness/nodeimage/toolchain.py).
+SUPPORTED_MINORS = (30, 31, 32, 33, 34, 35)
 
 _VERSION = re.compile(r"^v?(1)\.(\d+)\.(\d+)$")
 

@@ -93,6 +93,9 @@ class Kubelet:
     def __init__(self, node: Shell) -> None:
         self.node = node
         self.service = Service(node, UNIT)
+        # The argv last seen running: a stopped kubelet's flags (--pod-manifest-path, --config)
+        # are nowhere else to be read, and it starts again with the same ones.
+        self._last_argv: list[str] = []
 
     def __repr__(self) -> str:
         return f"Kubelet({self.node.name})"
@@ -101,15 +104,17 @@ class Kubelet:
         return self.service.main_pid
 
     def command_line(self) -> list[str]:
-        """The running kubelet's argv; empty when it is not running."""
+        """The running kubelet's argv; while it is stopped, the argv it last ran with (empty when
+        it was never seen running)."""
         pid = self.pid()
         if pid is None:
-            return []
+            return self._last_argv
         try:
             raw = NodeFile(self.node, f"/proc/{pid}/cmdline").read_bytes()
         except NodeFileNotFound:  # it exited between the two reads
-            return []
-        return raw.decode().rstrip("\0").split("\0")
+            return self._last_argv
+        self._last_argv = raw.decode().rstrip("\0").split("\0")
+        return self._last_argv
 
     def config_path(self) -> str:
         return _config_path(self.command_line())
@@ -162,6 +167,7 @@ class Kubelet:
         return self._healthy(self._healthz_url())
 
     def stop(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:
+        self.command_line()  # remembered, so that its staticPodPath is known while it is stopped
         return self.service.stop(timeout)
 
     def start(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> UnitState:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
+import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 import docker
 
 from harness.dockerclient import image_exists
-from harness.nodeimage import assemble, binaries, gomodule, images, rootfs
+from harness.nodeimage import assemble, binaries, gomodule, images, rootfs, toolchain
 from harness.nodeimage.stages import StageTimes, cache_key, hash_files, log, run_image_stage, run_stage
 from harness.versions import KIND_VERSION, KubeVersion
 
 IMAGE_REPOSITORY = "static-pod-harness/node"
 BASE_REPOSITORY = "static-pod-harness/node-base"
+LOCAL_GO = toolchain.Toolchain(None, "local Go")
+# go's words for a module version the proxy refuses (HTTP 403/404/410)
+_REFUSED = re.compile(r"([\w./-]+@v[\w.+-]+): reading \S+: (?:403|404|410) ")
 
 
 def cache_dir() -> Path:
@@ -35,8 +41,51 @@ def _go_version() -> str:
     ).stdout.strip()
 
 
+@contextmanager
+def _unserved_modules_explained(version: KubeVersion) -> Iterator[None]:
+    """A build that failed because the module proxy refuses some module versions says so in one line.
+
+    Some proxies serve only part of the staging modules' releases (v1.31.14 here: no
+    k8s.io/kube-scheduler@v0.31.14, among others), so another patch release may build.
+    """
+    try:
+        yield
+    except binaries.BuildError as exc:
+        refused = sorted(set(_REFUSED.findall(str(exc))))
+        if not refused:
+            raise
+        raise binaries.BuildError(
+            f"{version.tag} cannot be built from this Go module proxy, which does not serve "
+            f"{', '.join(refused)}; choose another patch release: go list -m -versions k8s.io/kubernetes"
+        ) from exc
+
+
 def _source(*modules: ModuleType) -> str:
     return hash_files(*(Path(m.__file__) for m in modules))
+
+
+def _go_key(release: toolchain.Toolchain = LOCAL_GO) -> tuple[str, str, str]:
+    """What a Go stage's key holds of its builder: the Go that runs, the machine, and the
+    source of the modules that build it (editing one rebuilds only what it makes)."""
+    with toolchain.applied(release):
+        return (_go_version(), platform.machine(), _source(binaries, gomodule))
+
+
+def _kubernetes_stage(version: KubeVersion, times: StageTimes) -> tuple[Path, str]:
+    """The Kubernetes binaries of `version`, built with its release's toolchain, and their key."""
+    release = toolchain.choose(version, gomodule.download("k8s.io/kubernetes", version.tag).dir)
+    go = _go_key(release)
+    log(f"{version.tag} builds with {go[0]}: {release.reason}")
+    key = cache_key("kubernetes", version.tag, go)
+    directory = cache_dir() / "bin" / f"kubernetes-{version.tag}"
+    make = functools.partial(binaries.build_kubernetes, version, cache_dir() / "gobuild")
+    with toolchain.applied(release), _unserved_modules_explained(version):
+        return run_stage(times, f"kubernetes {version.tag}", directory, key, make), key
+
+
+def kubernetes_binaries(version: KubeVersion) -> Path:
+    """Build (or find cached) only the Kubernetes binaries of `version`; returns their directory."""
+    return _kubernetes_stage(version, StageTimes())[0]
 
 
 def build(version: KubeVersion, client: docker.DockerClient) -> str:
@@ -46,11 +95,12 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
     kind_files = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "images/base/files"
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
-    # A stage's key holds its inputs and the source of the module that builds it, so that
-    # editing one module rebuilds only what that module makes.
-    go = (_go_version(), platform.machine(), _source(binaries, gomodule))
+    kubernetes_dir, kubernetes_key = _kubernetes_stage(version, times)
+    # etcd, crictl and pause (C) build with the local Go: binaries.py writes `go 1.24` in
+    # etcd's and crictl's build modules, which an older release toolchain would refuse.
+    go = _go_key()
     keys = {
-        "kubernetes": cache_key("kubernetes", version.tag, go),
+        "kubernetes": kubernetes_key,
         "etcd": cache_key("etcd", etcd_tag, go),
         "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
         "pause": cache_key("pause", version.tag, sandbox, go),
@@ -58,11 +108,6 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
     }
     gobuild = cache / "gobuild"
     binary_stages: dict[str, tuple[str, str, Callable[[Path], None]]] = {
-        "kubernetes": (
-            f"kubernetes {version.tag}",
-            f"kubernetes-{version.tag}",
-            lambda out: binaries.build_kubernetes(version, gobuild, out),
-        ),
         "etcd": (
             f"etcd {etcd_tag}",
             f"etcd-{etcd_tag}",
@@ -79,10 +124,10 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
             lambda out: binaries.build_pause(version, sandbox.rsplit(":", 1)[1], out),
         ),
     }
-    bins = {
-        key: run_stage(times, label, cache / "bin" / directory, keys[key], make)
-        for key, (label, directory, make) in binary_stages.items()
-    }
+    bins = {"kubernetes": kubernetes_dir}
+    for key, (label, directory, make) in binary_stages.items():
+        with _unserved_modules_explained(version):
+            bins[key] = run_stage(times, label, cache / "bin" / directory, keys[key], make)
     rootfs_dir = run_stage(
         times,
         f"rootfs (debian {rootfs.SUITE})",

@@ -328,6 +328,14 @@ def test_a_stopped_kubelet_falls_back_to_kubeadms_config_path() -> None:
     assert node.kubelet.static_pod_path() == "/srv/static"
 
 
+def test_a_stopped_kubelet_keeps_the_flags_it_last_ran_with() -> None:
+    argv = ["/usr/bin/kubelet", "--pod-manifest-path=/etc/kubelet.d"]
+    node, _, fake = kubelet_node(argv, {"/var/lib/kubelet/config.yaml": CUSTOM_CONFIG})
+    assert node.kubelet.static_pod_path() == "/etc/kubelet.d"
+    fake.pid = 0  # stopped: no process, no /proc/<pid>/cmdline
+    assert node.kubelet.static_pod_path() == "/etc/kubelet.d"
+
+
 def test_a_config_that_is_not_a_mapping_is_refused() -> None:
     node, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": "- a\n- b\n"})
     with pytest.raises(HarnessError, match="not a KubeletConfiguration"):

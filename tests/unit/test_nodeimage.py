@@ -1,9 +1,11 @@
 import json
+import os
 
 import pytest
 
-from harness.nodeimage import gomodule, images
-from harness.nodeimage.binaries import version_ldflags
+from harness.errors import HarnessError
+from harness.nodeimage import build, gomodule, images, toolchain
+from harness.nodeimage.binaries import BuildError, version_ldflags
 from harness.nodeimage.stages import STAMP, StageTimes, cache_key, run_stage
 from harness.versions import KubeVersion
 
@@ -89,3 +91,70 @@ def test_a_failed_stage_leaves_nothing_that_looks_built(tmp_path):
         run_stage(StageTimes(), "s", out, cache_key("a"), broken)
     assert not out.exists()
     assert not list(tmp_path.iterdir())
+
+
+def _k8s_module(tmp_path, go_version=None, directive="1.22.0"):
+    (tmp_path / "go.mod").write_text(f"module k8s.io/kubernetes\n\ngo {directive}\n")
+    if go_version is not None:
+        (tmp_path / ".go-version").write_text(go_version + "\n")
+    return tmp_path
+
+
+def test_old_releases_build_with_upstreams_release_toolchain(tmp_path):
+    chain = toolchain.choose(KubeVersion.parse("1.31.14"), _k8s_module(tmp_path, "1.24.9"))
+    assert chain.gotoolchain == "go1.24.9" and ".go-version" in chain.reason
+
+
+def test_without_go_version_file_the_go_directive_names_the_toolchain(tmp_path):
+    assert toolchain.choose(KubeVersion.parse("1.30.14"), _k8s_module(tmp_path)).gotoolchain == "go1.22.0"
+    assert toolchain.release_toolchain(_k8s_module(tmp_path, directive="1.23")).gotoolchain == "go1.23.0"
+
+
+def test_recent_releases_keep_the_local_go(tmp_path):
+    for text in ("1.33.13", "1.34.4", "1.35.4"):
+        assert toolchain.choose(KubeVersion.parse(text), _k8s_module(tmp_path, "1.24.12")).gotoolchain is None
+
+
+def test_a_bad_go_version_file_is_reported(tmp_path):
+    with pytest.raises(HarnessError, match="not a Go version"):
+        toolchain.choose(KubeVersion.parse("1.31.14"), _k8s_module(tmp_path, "stable"))
+
+
+def test_the_toolchain_is_set_only_inside_the_block(monkeypatch):
+    monkeypatch.setenv("GOTOOLCHAIN", "local")
+    with toolchain.applied(toolchain.Toolchain("go1.23.10", "test")):
+        assert os.environ["GOTOOLCHAIN"] == "go1.23.10"
+    assert os.environ["GOTOOLCHAIN"] == "local"
+    monkeypatch.delenv("GOTOOLCHAIN")
+    with toolchain.applied(toolchain.Toolchain(None, "local")):
+        assert "GOTOOLCHAIN" not in os.environ
+    with pytest.raises(RuntimeError), toolchain.applied(toolchain.Toolchain("go1.24.9", "test")):
+        raise RuntimeError
+    assert "GOTOOLCHAIN" not in os.environ
+
+
+GO_BUILD_REFUSED = """go build k8s.io/kubernetes/cmd/kube-apiserver failed:
+/root/go/pkg/mod/k8s.io/kubernetes@v1.31.14/pkg/scheduler/scheduler.go:37:2: k8s.io/kube-scheduler@v0.31.14: \
+reading https://proxy.golang.org/k8s.io/kube-scheduler/@v/v0.31.14.zip: 403 Forbidden
+\tserver response: This module version is not available.
+/root/go/pkg/mod/k8s.io/kubernetes@v1.31.14/cmd/kubeadm/app/componentconfigs/kubeproxy.go:23:2: \
+k8s.io/kube-proxy@v0.31.14: reading https://proxy.golang.org/k8s.io/kube-proxy/@v/v0.31.14.zip: 403 Forbidden
+"""
+
+
+def test_a_build_the_module_proxy_refuses_names_the_modules_in_one_line():
+    with (
+        pytest.raises(BuildError, match=r"^v1\.31\.14 cannot be built") as error,
+        build._unserved_modules_explained(KubeVersion.parse("1.31.14")),
+    ):
+        raise BuildError(GO_BUILD_REFUSED)
+    assert "k8s.io/kube-proxy@v0.31.14, k8s.io/kube-scheduler@v0.31.14; choose another" in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_other_build_errors_pass_unchanged():
+    with (
+        pytest.raises(BuildError, match="undefined: x"),
+        build._unserved_modules_explained(KubeVersion.parse("1.31.14")),
+    ):
+        raise BuildError("go build failed:\n./a.go:1:1: undefined: x")

@@ -1,0 +1,186 @@
+"""The upgrade check: static pods of every shape under FROM's kubelet, the kubelet swapped to TO
+in place, and what happened to each pod recorded from both sides.
+
+The control plane already runs TO (the cluster is made from TO's node image); the node under
+test is a worker whose kubelet is first replaced by FROM's, so the API server is never older
+than a kubelet (version-skew policy). The swap then goes the operator's way
+(harness.upgrade.swap), watched: the mirrors' Ready through an API watch, the kubelet's journal
+and the pods' events. After the pods settled, the core behaviours are checked on the new
+kubelet. Nothing here asserts: the record is what the report and the gate read.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from kubernetes import client as k8s
+
+from harness.cluster.cluster import Cluster
+from harness.node import Node
+from harness.staticpods.manifest import unique_name
+from harness.staticpods.pods import StaticPod, StaticPods
+from harness.upgrade import swap
+from harness.upgrade.observe import ReadyWatch, snapshot
+from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
+from harness.waiting import hold_for, watch_until
+
+# What real nodes run as static pods (fixtures/manifests/upgrade-*.yaml).
+POD_SHAPES = (
+    "upgrade-plain",
+    "upgrade-init",
+    "upgrade-sidecar",
+    "upgrade-hostpath",
+    "upgrade-guaranteed",
+    "upgrade-probes",
+    "upgrade-hostnetwork",
+    "upgrade-downward",
+)
+RUN_LABEL = "static-pod-harness/upgrade-check"
+# Seconds (scaled): a restarted kubelet reports its version with the node Ready.
+NODE_READY_TIMEOUT = 180
+# Seconds every pod must keep the same containers once all are up again, so that what the new
+# kubelet does at its first sync of each pod (a restart for a changed definition) falls inside.
+SETTLE_WINDOW = 30
+
+
+@dataclass
+class UpgradeCheck:
+    cluster: Cluster
+    pods: StaticPods
+    node: Node
+    from_version: str
+    to_version: str
+
+    def run(self, from_kubelet: bytes, to_kubelet: bytes | None) -> UpgradeRecord:
+        """FROM's kubelet in, static pods placed, the swap to TO (the node's own kubelet when
+        `to_kubelet` is None) watched, then the post-upgrade behaviours."""
+        own = swap.stash_kubelet(self.node)
+        self._install(from_kubelet, self.from_version)
+        run = unique_name("upgrade")
+        placed = [
+            self.pods.place(self.pods.manifest(shape).with_labels({RUN_LABEL: run}), node=self.node)
+            for shape in POD_SHAPES
+        ]
+        for pod in placed:
+            pod.wait_up()
+        before = tuple(snapshot(pod) for pod in placed)
+        watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}")
+        with watch.running():
+            swap.kubeadm_upgrade_node(self.node)
+            if to_kubelet is None:
+                swap.install_stashed(self.node, own)
+            else:
+                swap.put_kubelet(self.node, to_kubelet)
+            swap_started = datetime.now(UTC)
+            ready_seconds = self._restart_until_ready(self.to_version)
+            self._settle(placed)
+            watch_ended = datetime.now(UTC)
+        after = tuple(snapshot(pod) for pod in placed)
+        journal = self.node.kubelet.journal(swap_started).splitlines()
+        observations = tuple(
+            SwapObservation(
+                key=f"{pod.namespace}/{pod.mirror_name}",
+                transitions=tuple(watch.transitions.get(f"{pod.namespace}/{pod.mirror_name}", ())),
+                log_lines=lines_about(pod.namespace, pod.mirror_name, journal)
+                + self._events(pod, swap_started),
+            )
+            for pod in placed
+        )
+        return UpgradeRecord(
+            from_version=self.from_version,
+            to_version=self.to_version,
+            node=self.node.name,
+            swap_started=swap_started,
+            watch_ended=watch_ended,
+            node_ready_seconds=ready_seconds,
+            before=before,
+            after=after,
+            observations=observations,
+            behaviours=tuple(self._behaviours()),
+        )
+
+    def _install(self, binary: bytes, version: str) -> None:
+        swap.put_kubelet(self.node, binary)
+        self._restart_until_ready(version)
+
+    def _restart_until_ready(self, version: str) -> float:
+        """Restart the kubelet; seconds until the node is Ready with a kubelet of `version`."""
+        started = time.monotonic()
+        self.node.kubelet.restart()
+        watch_until(
+            self.cluster.core.list_node,
+            lambda n: n is not None and _ready(n) and n.status.node_info.kubelet_version == version,
+            timeout=NODE_READY_TIMEOUT,
+            expected=f"node {self.node.name} Ready with kubelet {version}",
+            field_selector=f"metadata.name={self.node.name}",
+        )
+        return time.monotonic() - started
+
+    def _settle(self, placed: list[StaticPod]) -> None:
+        for pod in placed:
+            pod.wait_up()
+        hold_for(
+            lambda: [tuple(c.id for c in pod.containers() if c.running) for pod in placed],
+            window=SETTLE_WINDOW,
+            expected="every static pod's running containers unchanged once all were up again",
+        )
+
+    def _events(self, pod: StaticPod, since: datetime) -> tuple[str, ...]:
+        events = self.cluster.core.list_namespaced_event(
+            pod.namespace, field_selector=f"involvedObject.name={pod.mirror_name}"
+        ).items
+        return tuple(
+            f"event {e.reason}: {e.message}"
+            for e in events
+            if (e.last_timestamp or e.event_time or e.metadata.creation_timestamp) >= since
+        )
+
+    def _behaviours(self) -> list[BehaviourResult]:
+        checks: list[tuple[str, Callable[[], str]]] = [
+            ("a new manifest runs and gets its mirror", self._new_manifest_runs),
+            ("an edited manifest replaces the pod", self._edit_replaces),
+            ("a removed manifest stops the pod and its mirror", self._removal_stops),
+            ("a deleted mirror pod comes back", self._deleted_mirror_returns),
+        ]
+        results = []
+        for behaviour, check in checks:
+            try:
+                results.append(BehaviourResult(behaviour, True, check()))
+            except Exception as error:  # a failed behaviour is a result, reported with why
+                results.append(BehaviourResult(behaviour, False, f"{type(error).__name__}: {error}"))
+        return results
+
+    def _new_manifest_runs(self) -> str:
+        pod = self.pods.place(self.pods.manifest(prefix="after-upgrade"), node=self.node)
+        mirror, container = pod.wait_up()
+        return f"mirror {mirror.metadata.name} Running, container {container.id[:13]}"
+
+    def _edit_replaces(self) -> str:
+        pod = self.pods.place(self.pods.manifest(prefix="edited"), node=self.node)
+        mirror, container = pod.wait_up()
+        pod.rewrite(pod.manifest.with_labels(version="2"))
+        new = pod.wait_running(other_than=container)
+        replaced = pod.wait_for_new_mirror(mirror.metadata.uid)
+        return f"container {container.id[:13]} -> {new.id[:13]}, mirror UID {replaced.metadata.uid}"
+
+    def _removal_stops(self) -> str:
+        pod = self.pods.place(self.pods.manifest(prefix="removed"), node=self.node)
+        pod.wait_up()
+        pod.remove_file()
+        pod.wait_containers_gone()
+        pod.wait_for_mirror_gone()
+        return "containers and mirror gone"
+
+    def _deleted_mirror_returns(self) -> str:
+        pod = self.pods.place(self.pods.manifest(prefix="mirror-deleted"), node=self.node)
+        mirror, _ = pod.wait_up()
+        self.cluster.core.delete_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace)
+        back = pod.wait_for_new_mirror(mirror.metadata.uid)
+        return f"new mirror UID {back.metadata.uid}"
+
+
+def _ready(node: k8s.V1Node) -> bool:
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])

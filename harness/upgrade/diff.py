@@ -1,0 +1,240 @@
+"""Compare each static pod before and after the kubelet swap, and give the verdict.
+
+A pod is disrupted when a container restarted, its sandbox or its mirror was recreated,
+its config.hash changed, or it is not Running at the end. A Ready flap alone is reported
+but is no disruption: before 1.35 every kubelet restart flips Ready to False (KEP-4781,
+ChangeContainerStatusOnKubeletRestart), patch upgrades included.
+
+The kubelet's reasons come from its own messages, as k8s.io/kubernetes v1.31.14 words
+them (the same from v1.30 to v1.35):
+- pkg/kubelet/kuberuntime/kuberuntime_manager.go, computePodActions:
+  `Container %s definition changed`, `Container %s failed liveness probe`,
+  `Container %s failed startup probe`, each followed by `, will be restarted` when the
+  container is started again; logged at V(2) as "Message for Container of pod" with
+  containerMessage="...", and the same text is the message of the Killing event.
+- kuberuntime_container.go (v1.32+), a sidecar: `Init container %s definition changed`.
+- kuberuntime_manager.go, SyncPod: the SandboxChanged event
+  `Pod sandbox changed, it will be killed and re-created.`
+- pkg/kubelet/kubelet.go, SyncPod: `Deleted mirror pod because it is outdated` (V(0)).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from harness.upgrade.records import (
+    ContainerKind,
+    ContainerRecord,
+    PodRecord,
+    ReadyTransition,
+    SwapObservation,
+    UpgradeRecord,
+)
+
+CONTAINER_REASON = re.compile(
+    r"(?:Init container|Container) (?P<name>[^\s\",]+) "
+    r"(?:definition changed|failed liveness probe|failed startup probe)(?:, will be restarted)?"
+)
+POD_REASONS = (
+    "Pod sandbox changed, it will be killed and re-created.",
+    "Deleted mirror pod because it is outdated",
+)
+_MINOR = re.compile(r"^v?1\.(\d+)\.")
+
+
+@dataclass(frozen=True)
+class ContainerFinding:
+    name: str
+    kind: ContainerKind
+    before: ContainerRecord | None  # None: a container that only the new kubelet runs
+    after: ContainerRecord | None  # None: gone after the swap
+    reason: str | None  # the kubelet's own message, when it logged one
+
+    @property
+    def restarted(self) -> bool:
+        if self.before is None or self.after is None:
+            return True
+        return (
+            self.after.container_id != self.before.container_id
+            or self.after.attempt > self.before.attempt
+            or self.after.restart_count > self.before.restart_count
+        )
+
+    @property
+    def running_at_end(self) -> bool:
+        if self.after is None:
+            return False
+        # A plain init container has done its work once it terminated.
+        return self.after.state == ("terminated" if self.kind == "init" else "running")
+
+
+@dataclass(frozen=True)
+class ReadyFlaps:
+    flaps: int  # Ready True -> False changes during the watch
+    not_ready_seconds: float  # total time not Ready during the watch
+
+
+@dataclass(frozen=True)
+class PodFinding:
+    key: str
+    before: PodRecord
+    after: PodRecord | None  # None: no mirror after the swap
+    containers: tuple[ContainerFinding, ...]
+    ready: ReadyFlaps
+    reasons: tuple[str, ...]  # the kubelet's pod-level messages
+
+    @property
+    def sandbox_recreated(self) -> bool:
+        return self.after is None or self.after.sandbox_ids[:1] != self.before.sandbox_ids[:1]
+
+    @property
+    def mirror_recreated(self) -> bool:
+        return self.after is not None and self.after.mirror_uid != self.before.mirror_uid
+
+    @property
+    def hash_changed(self) -> bool:
+        return self.after is not None and self.after.config_hash != self.before.config_hash
+
+    @property
+    def running_at_end(self) -> bool:
+        return (
+            self.after is not None
+            and self.after.phase == "Running"
+            and all(c.running_at_end for c in self.containers)
+        )
+
+    @property
+    def disruptions(self) -> tuple[str, ...]:
+        """What happened to this pod, worded for a report; empty when nothing did."""
+        if self.after is None:
+            return ("gone: no mirror after the swap",)
+        restarted = sum(c.restarted for c in self.containers)
+        found = [
+            (restarted > 0, f"{restarted} of {len(self.containers)} containers restarted"),
+            (self.sandbox_recreated, "sandbox recreated"),
+            (self.mirror_recreated, "mirror recreated"),
+            (self.hash_changed, "config.hash changed"),
+            (not self.running_at_end, "not Running at the end"),
+        ]
+        return tuple(text for hit, text in found if hit)
+
+    @property
+    def disrupted(self) -> bool:
+        return bool(self.disruptions)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    disrupted: int
+    total: int
+    upgrade: Literal["patch", "minor"]
+    behaviours_failed: int
+    behaviours: int
+
+    @property
+    def classification(self) -> Literal["finding", "regression"] | None:
+        """In-place minor upgrades are unsupported upstream: a disruption there is a finding."""
+        if not self.disrupted:
+            return None
+        return "regression" if self.upgrade == "patch" else "finding"
+
+    @property
+    def line(self) -> str:
+        text = (
+            f"{self.disrupted} of {self.total} static pods disrupted: {self.classification}"
+            if self.disrupted
+            else "no disruption"
+        )
+        if self.behaviours_failed:
+            text += f"; {self.behaviours_failed} of {self.behaviours} post-upgrade behaviours failed"
+        return text
+
+
+@dataclass(frozen=True)
+class UpgradeDiff:
+    record: UpgradeRecord
+    pods: tuple[PodFinding, ...]
+    verdict: Verdict
+
+
+def diff_upgrade(record: UpgradeRecord) -> UpgradeDiff:
+    after = {p.key: p for p in record.after}
+    observed = {o.key: o for o in record.observations}
+    pods = tuple(
+        diff_pod(pod, after.get(pod.key), observed.get(pod.key), record.watch_ended) for pod in record.before
+    )
+    verdict = Verdict(
+        disrupted=sum(p.disrupted for p in pods),
+        total=len(pods),
+        upgrade=upgrade_kind(record.from_version, record.to_version),
+        behaviours_failed=sum(not b.passed for b in record.behaviours),
+        behaviours=len(record.behaviours),
+    )
+    return UpgradeDiff(record, pods, verdict)
+
+
+def diff_pod(
+    before: PodRecord, after: PodRecord | None, seen: SwapObservation | None, watch_ended: datetime
+) -> PodFinding:
+    lines = seen.log_lines if seen else ()
+    reasons = container_reasons(lines)
+    # Before's containers first, in their order, then any that only the new kubelet runs.
+    kinds = {c.name: c.kind for c in (*(after.containers if after else ()), *before.containers)}
+    names = dict.fromkeys([*(c.name for c in before.containers), *kinds])
+    containers = tuple(
+        ContainerFinding(
+            name,
+            kinds[name],
+            before.container(name),
+            after.container(name) if after else None,
+            reasons.get(name),
+        )
+        for name in names
+    )
+    return PodFinding(
+        key=before.key,
+        before=before,
+        after=after,
+        containers=containers,
+        ready=ready_flaps(seen.transitions if seen else (), watch_ended),
+        reasons=tuple(r for r in POD_REASONS if any(r in line for line in lines)),
+    )
+
+
+def container_reasons(lines: Iterable[str]) -> dict[str, str]:
+    """The kubelet's first restart message for each container named in `lines`."""
+    reasons: dict[str, str] = {}
+    for line in lines:
+        for match in CONTAINER_REASON.finditer(line):
+            reasons.setdefault(match.group("name"), match.group(0))
+    return reasons
+
+
+def ready_flaps(transitions: Iterable[ReadyTransition], watch_ended: datetime) -> ReadyFlaps:
+    """Count True -> False changes and add up the time spent not Ready until the watch ended."""
+    ordered = sorted(transitions, key=lambda t: t.time)
+    flaps = 0
+    not_ready = 0.0
+    for i, step in enumerate(ordered):
+        if i and ordered[i - 1].ready and not step.ready:
+            flaps += 1
+        if not step.ready:
+            until = ordered[i + 1].time if i + 1 < len(ordered) else watch_ended
+            not_ready += max(0.0, (until - step.time).total_seconds())
+    return ReadyFlaps(flaps, not_ready)
+
+
+def upgrade_kind(from_version: str, to_version: str) -> Literal["patch", "minor"]:
+    """Same minor: a patch upgrade; otherwise a minor one."""
+    return "patch" if _minor(from_version) == _minor(to_version) else "minor"
+
+
+def _minor(version: str) -> int:
+    match = _MINOR.match(version)
+    if not match:
+        raise ValueError(f"not a Kubernetes version: {version!r}")
+    return int(match.group(1))
