@@ -25,7 +25,7 @@ from harness.staticpods.pods import StaticPod, StaticPods
 from harness.upgrade import swap
 from harness.upgrade.observe import ReadyWatch, snapshot
 from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
-from harness.waiting import hold_for, watch_until
+from harness.waiting import HoldBroken, hold_for, scaled, watch_until
 
 # What real nodes run as static pods (fixtures/manifests/upgrade-*.yaml).
 POD_SHAPES = (
@@ -44,6 +44,8 @@ NODE_READY_TIMEOUT = 180
 # Seconds every pod must keep the same containers once all are up again, so that what the new
 # kubelet does at its first sync of each pod (a restart for a changed definition) falls inside.
 SETTLE_WINDOW = 30
+# Seconds (scaled) the pods may take to settle after the swap.
+SETTLE_TIMEOUT = 300
 
 
 @dataclass
@@ -120,18 +122,28 @@ class UpgradeCheck:
         return time.monotonic() - started
 
     def _settle(self, placed: list[StaticPod]) -> None:
-        for pod in placed:
-            pod.wait_up()
-        hold_for(
-            lambda: [tuple(c.id for c in pod.containers() if c.running) for pod in placed],
-            window=SETTLE_WINDOW,
-            expected="every static pod's running containers unchanged once all were up again",
-        )
+        """Until every pod is up and their running containers stay the same for SETTLE_WINDOW: what
+        the new kubelet does to them (restarts for a changed definition) happens before that."""
+        deadline = time.monotonic() + scaled(SETTLE_TIMEOUT)
+        while True:
+            for pod in placed:
+                pod.wait_up()
+            try:
+                hold_for(
+                    lambda: [tuple(c.id for c in pod.containers() if c.running) for pod in placed],
+                    window=SETTLE_WINDOW,
+                    expected="every static pod's running containers unchanged once all were up again",
+                )
+                return
+            except HoldBroken:
+                if time.monotonic() > deadline:
+                    raise
 
     def _events(self, pod: StaticPod, since: datetime) -> tuple[str, ...]:
         events = self.cluster.core.list_namespaced_event(
             pod.namespace, field_selector=f"involvedObject.name={pod.mirror_name}"
         ).items
+        since = since.replace(microsecond=0)  # event times are whole seconds
         return tuple(
             f"event {e.reason}: {e.message}"
             for e in events

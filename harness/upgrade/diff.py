@@ -16,6 +16,8 @@ them (the same from v1.30 to v1.35):
 - kuberuntime_manager.go, SyncPod: the SandboxChanged event
   `Pod sandbox changed, it will be killed and re-created.`
 - pkg/kubelet/kubelet.go, SyncPod: `Deleted mirror pod because it is outdated` (V(0)).
+- kuberuntime_container.go, killContainer: the Killing event `Stopping container %s`, which is
+  how the containers of a pod recreated under a new config.hash (a new pod UID) end.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ CONTAINER_REASON = re.compile(
     r"(?:Init container|Container) (?P<name>[^\s\",]+) "
     r"(?:definition changed|failed liveness probe|failed startup probe)(?:, will be restarted)?"
 )
+# The Killing event of a container the kubelet stopped (kuberuntime_container.go killContainer);
+# a pod that was recreated under a new config.hash loses its containers this way.
+STOPPED = re.compile(r"Killing: Stopping container (?P<name>[^\s\",]+)")
 POD_REASONS = (
     "Pod sandbox changed, it will be killed and re-created.",
     "Deleted mirror pod because it is outdated",
@@ -182,6 +187,14 @@ def diff_pod(
 ) -> PodFinding:
     lines = seen.log_lines if seen else ()
     reasons = container_reasons(lines)
+    if after is not None and after.config_hash != before.config_hash:
+        # A new config.hash is a new pod UID: the kubelet killed the old pod, not its containers one by one.
+        recreated = f"pod recreated: config.hash {before.config_hash[:8]} -> {after.config_hash[:8]}"
+        for line in lines:
+            for match in STOPPED.finditer(line):
+                reasons.setdefault(match.group("name"), f"{recreated} (Killing: {match.group(0)[9:]})")
+        for container in before.containers:
+            reasons.setdefault(container.name, recreated)
     # Before's containers first, in their order, then any that only the new kubelet runs.
     kinds = {c.name: c.kind for c in (*(after.containers if after else ()), *before.containers)}
     names = dict.fromkeys([*(c.name for c in before.containers), *kinds])

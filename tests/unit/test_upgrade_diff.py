@@ -74,6 +74,7 @@ def test_a_recreated_pod_shows_new_sandbox_new_mirror_and_hash_old_to_new(minor)
         (
             'I1127 kubelet.go:1900] "Deleted mirror pod because it is outdated" '
             'pod="default/plain-upgrade-worker"',
+            "event Killing: Stopping container app",
         ),
     )
     record = undisturbed(minor, after=(new, *minor.before[1:]), observations=(seen,))
@@ -85,7 +86,9 @@ def test_a_recreated_pod_shows_new_sandbox_new_mirror_and_hash_old_to_new(minor)
         "config.hash changed",
     )
     assert pod.reasons == ("Deleted mirror pod because it is outdated",)
-    assert pod.containers[0].reason is None
+    assert pod.containers[0].reason == (
+        "pod recreated: config.hash 0a1b2c3d -> ffffffff (Killing: Stopping container app)"
+    )
 
 
 def test_a_pod_without_mirror_after_the_swap_is_gone(minor):

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.kind_config("upgrade")
 
 
 def test_static_pods_through_an_in_place_kubelet_upgrade(
-    upgrade_plan, from_kubelet, to_kubelet, static_pods, cluster, settings, record_property
+    request, upgrade_plan, from_kubelet, to_kubelet, static_pods, cluster, settings
 ):
     """#129385, #116080, KEP-4781; kubeadm "Upgrading Linux nodes" (upgrade node, then the kubelet)."""
     node, versions = cluster.workers[0], (f"v{upgrade_plan.from_version}", upgrade_plan.to_reported)
@@ -30,7 +30,7 @@ def test_static_pods_through_an_in_place_kubelet_upgrade(
 
     result = diff_upgrade(record)
     paths = write_reports(record, settings.artifacts_dir)
-    record_property("upgrade_verdict", result.verdict.line)
+    request.node.user_properties.append(("upgrade_verdict", result.verdict.line))
     print(f"\n{result.verdict.line}; report: {paths['html']}")
     failed = [f"{b.behaviour}: {b.detail}" for b in record.behaviours if not b.passed]
     assert not failed, f"post-upgrade behaviours failed on the new kubelet: {failed}"
