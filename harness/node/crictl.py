@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from harness.node.commands import ExecResult
+from harness.node.commands import ExecResult, NodeCommandError
 from harness.node.shell import Shell
 
 # Labels the kubelet puts on every sandbox and container it creates (pkg/kubelet/types/labels.go).
@@ -239,7 +239,13 @@ class Crictl:
         return self.node.run("crictl", "exec", "--sync", container_id, *argv, check=check)
 
     def _json(self, *argv: str) -> dict[str, Any]:
-        return json.loads(self.node.run("crictl", *argv).stdout)
+        result = self.node.run("crictl", *argv)
+        try:
+            return json.loads(result.stdout)
+        except json.JSONDecodeError:  # seen with exit 0 and no output while containerd was busy
+            raise NodeCommandError(
+                ExecResult(result.argv, 1, result.stdout, f"not JSON: {result.stdout[:200]!r}", result.node)
+            ) from None
 
 
 def _label_args(labels: Mapping[str, str] | None) -> list[str]:

@@ -145,6 +145,7 @@ class StaticPod:
             timeout=NODE_TIMEOUT,
             expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
             describe=self.describe,
+            retry_on=(NodeCommandError,),  # crictl itself can fail while the runtime is busy
         )
 
     def wait_mirror_agrees(self) -> ContainerStatus:
@@ -179,6 +180,7 @@ class StaticPod:
             timeout=NODE_TIMEOUT,
             expected=f"no running container of {self.mirror_name} on {self.node.name}",
             describe=self.describe,
+            retry_on=(NodeCommandError,),
         )
 
     def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
-from harness.node import Node
+from harness.node import Node, NodeCommandError
 from harness.staticpods.manifest import unique_name
 from harness.staticpods.pods import StaticPod, StaticPods
 from harness.upgrade import swap
@@ -135,7 +135,7 @@ class UpgradeCheck:
                     expected="every static pod's running containers unchanged once all were up again",
                 )
                 return
-            except HoldBroken:
+            except (HoldBroken, NodeCommandError):  # changed, or crictl failed while the runtime was busy
                 if time.monotonic() > deadline:
                     raise
 
