@@ -11,7 +11,7 @@
 #   KEEP_CLUSTER  1 keeps each kind config's cluster after the run (static-pods-<config>)
 #   PYTEST_ARGS   anything else for pytest, e.g. -k mirror -x
 #
-#   make upgrade-check FROM=1.30.14 TO=1.31.14 [KUBELET_BINARY=path] [EXPECT=no-disruption|report]
+#   make upgrade-check FROM=1.30.14 TO=1.31.0 [KUBELET_BINARY=path] [EXPECT=no-disruption|report]
 #                 a worker's kubelet upgraded in place under running static pods; report in
 #                 $(ARTIFACTS)/upgrade.{md,json,html}
 

@@ -1,6 +1,6 @@
 """What an upgrade check will do, from its inputs: checked before anything is built or created.
 
-`python -m harness.upgrade.plan --from 1.30.14 --to 1.31.14 [--kubelet-binary PATH]` prints the
+`python -m harness.upgrade.plan --from 1.30.14 --to 1.31.0 [--kubelet-binary PATH]` prints the
 plan or one line saying what is wrong (the Makefile runs it first); the pytest options of
 tests/upgrade make the same plan.
 """
@@ -44,7 +44,7 @@ def make_plan(
     from_version: str | None, to_version: str, kubelet_binary: str | None = None, expect: str | None = None
 ) -> UpgradePlan:
     if not from_version:
-        raise HarnessError("FROM is required: make upgrade-check FROM=1.30.14 TO=1.31.14 (--upgrade-from)")
+        raise HarnessError("FROM is required: make upgrade-check FROM=1.30.14 TO=1.31.0 (--upgrade-from)")
     old, new = KubeVersion.parse(from_version), KubeVersion.parse(to_version)
     built = validate_kubelet_binary(Path(kubelet_binary), platform.machine()) if kubelet_binary else None
     if built and built.version.minor != new.minor:
