@@ -38,7 +38,8 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit lint venv host-setup node-image measure clean upgrade-check
+.PHONY: e2e test unit lint venv host-setup node-image measure clean upgrade-check conformance \
+	conformance-version report
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -88,6 +89,23 @@ upgrade-check: venv host-setup
 	&& $(PY) -m pytest tests/upgrade --k8s-version=$(TO) --node-image=$$image $(UPGRADE_OPTS) \
 		--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
 		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
+
+# Conformance: the catalogue on each version, one after another, results under
+# $(ARTIFACTS)/<version>/, then the behaviour x version report $(ARTIFACTS)/conformance.{md,json,html}.
+K8S_VERSIONS ?= 1.33.13 1.34.4 1.35.4
+conformance: venv host-setup
+	$(PY) -m harness.tools.conformance matrix --artifacts=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
+		--kind-bin=$(KIND) --pytest-args="$(PYTEST_ARGS)" $(K8S_VERSIONS)
+
+# One version into one result directory ($(ARTIFACTS)), as each CI job of a fan-out runs it.
+conformance-version: venv host-setup
+	$(PY) -m harness.tools.conformance version --result-dir=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
+		--kind-bin=$(KIND) --pytest-args="$(PYTEST_ARGS)" $(K8S_VERSION)
+
+# Merge result directories (this machine's or other CI jobs') into $(ARTIFACTS)/conformance.*
+ARTIFACTS_FROM ?=
+report: venv
+	$(PY) -m harness.reports.conformance --out=$(ARTIFACTS) $(ARTIFACTS_FROM)
 
 # Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.
 measure: venv host-setup

@@ -23,6 +23,7 @@ from harness.plugin import diagnostics
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
+    RESULTS,
     SETTINGS,
     cluster,
     kind_config_of,
@@ -39,7 +40,6 @@ from harness.waiting import set_timeout_scale
 
 __all__ = ["cluster", "provisioner", "settings", "static_pods", "test_image"]
 
-RESULTS = pytest.StashKey[RunResults]()
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 MARKERS = (
     "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
@@ -65,7 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference (default auto)",
     )
     group.addoption(
-        "--artifacts-dir", default="artifacts", help="reports and diagnostics (default artifacts/)"
+        "--artifacts-dir",
+        default=os.environ.get("ARTIFACTS", "artifacts"),
+        help="reports and diagnostics (default $ARTIFACTS, as Prow and kubetest2 set it, else artifacts/)",
     )
     group.addoption(
         "--reuse-cluster",
@@ -118,7 +120,9 @@ def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
-    config.stash[RESULTS] = RunResults(config.stash[SETTINGS].artifacts_dir)
+    config.stash[RESULTS] = RunResults(
+        config.stash[SETTINGS].artifacts_dir, str(config.stash[SETTINGS].k8s_version)
+    )
     if not hasattr(config, "workerinput"):  # an xdist worker's reports reach the controller
         config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
 

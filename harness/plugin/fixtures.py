@@ -6,7 +6,7 @@ run's Provisioner is made, and Ctrl-C/SIGTERM from that moment delete its cluste
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,12 +17,15 @@ from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.plugin.options import Settings
+from harness.plugin.results import RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
+from harness.versions import KIND_VERSION
 
 SETTINGS = pytest.StashKey[Settings]()
 FAILED = pytest.StashKey[bool]()
 PODS = pytest.StashKey[StaticPods]()
+RESULTS = pytest.StashKey[RunResults]()
 # Versions seen on each cluster, asked once per cluster: (API server, kubelets).
 _VERSIONS = pytest.StashKey[dict[str, tuple[str, list[str]]]]()
 
@@ -68,17 +71,33 @@ def _no_cluster(settings: Settings, exc: HarnessError) -> None:
 
 
 @pytest.fixture
-def cluster(request: pytest.FixtureRequest, provisioner: Provisioner, settings: Settings) -> Cluster:
+def cluster(
+    request: pytest.FixtureRequest,
+    provisioner: Provisioner,
+    settings: Settings,
+    record_testsuite_property: Callable[[str, object], None],
+) -> Cluster:
     """A ready kind cluster made from the kind config this test needs (or the reused one)."""
     try:
         ready = provisioner.ready_cluster(kind_config_of(request.node, settings))
     except HarnessError as exc:
+        request.config.stash[RESULTS].cluster_failures.append(str(exc))
         _no_cluster(settings, exc)
     versions = request.config.stash.setdefault(_VERSIONS, {})
     if ready.name not in versions:
         versions[ready.name] = (ready.server_version(), sorted(set(ready.kubelet_versions().values())))
+        for name, value in (
+            ("kubernetes", versions[ready.name][0]),
+            ("kind", KIND_VERSION),
+            ("node_image", ready.image),
+        ):
+            record_testsuite_property(name, value)  # on junit.xml's testsuite, for CI dashboards
     server, kubelets = versions[ready.name]
-    request.node.user_properties += [("kubernetes", server), ("kubelets", " ".join(kubelets))]
+    request.node.user_properties += [
+        ("kubernetes", server),
+        ("kubelets", " ".join(kubelets)),
+        ("node_image", ready.image or ""),
+    ]
     return ready
 
 

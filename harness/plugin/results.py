@@ -1,24 +1,35 @@
-"""What happened to each test, for the claims report: registered as a plugin object per run.
+"""What happened to each test, for the claims report and run.json: a plugin object per run.
 
 Outcomes come from test reports (which pytest-xdist forwards to the controller) and claims from
 their user_properties, so the report is built from results, never from live items. A test that
 never reported (the run was interrupted) is "not run"; a deselected one is listed with why.
+
+run.json says what the run was (the version asked for, the versions the clusters reported, kind,
+the node image, whether its clusters came up, how long it took): with junit.xml and claims.json it
+makes the run's directory the result directory that conformance reports merge.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import time
 from pathlib import Path
 
 import pytest
 
 from harness.reports.claims import ClaimsReport, RunInfo
+from harness.versions import KIND_VERSION
 
 Properties = list[tuple[str, object]]
 
 
 class RunResults:
-    def __init__(self, artifacts_dir: Path) -> None:
+    def __init__(self, artifacts_dir: Path, requested: str) -> None:
         self.artifacts_dir = artifacts_dir
+        self.requested = requested
+        self.started = time.monotonic()
+        self.cluster_failures: list[str] = []  # provisioning errors, one line each
         self.outcomes: dict[str, tuple[str, str, Properties]] = {}
         self.deselected: dict[str, tuple[str, Properties]] = {}
         self.interrupted = False
@@ -33,9 +44,10 @@ class RunResults:
             self.deselect(item, "deselected by -k/-m")
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """A run starts by removing the previous claims report, so that it never looks current."""
+        """A run starts by removing the previous report, so that it never looks current."""
         if not session.config.option.collectonly:
             ClaimsReport.remove(self.artifacts_dir)
+            (self.artifacts_dir / "run.json").unlink(missing_ok=True)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A file that could not be collected takes its claim tests with it: the run is partial."""
@@ -76,19 +88,38 @@ class RunResults:
             report.add(nodeid, outcome, reason or "the run ended before it", properties)
         for nodeid, (reason, properties) in self.deselected.items():
             report.add(nodeid, "deselected", reason, properties)
-        if not any(report.by_test.values()):
-            return
         seen = [prop for _, _, properties in self.outcomes.values() for prop in properties]
-        deselected = [f"{nodeid}: {reason}" for nodeid, (reason, _) in self.deselected.items()]
-        report.write(
-            self.artifacts_dir,
-            RunInfo(
-                kubernetes=sorted({str(value) for key, value in seen if key == "kubernetes"}),
-                kubelets=sorted({v for key, value in seen if key == "kubelets" for v in str(value).split()}),
-                partial=self.interrupted or not_run > 0 or bool(self.collection_errors),
-                deselected=deselected + self.collection_errors,
-            ),
+        info = RunInfo(
+            kubernetes=sorted({str(value) for key, value in seen if key == "kubernetes"}),
+            kubelets=sorted({v for key, value in seen if key == "kubelets" for v in str(value).split()}),
+            partial=self.interrupted or not_run > 0 or bool(self.collection_errors),
+            deselected=[f"{nodeid}: {reason}" for nodeid, (reason, _) in self.deselected.items()]
+            + self.collection_errors,
         )
+        if info.kubernetes or self.cluster_failures:
+            self._write_run(info, sorted({str(value) for key, value in seen if key == "node_image"}))
+        if any(report.by_test.values()):
+            report.write(self.artifacts_dir, info)
+            summary = os.environ.get("GITHUB_STEP_SUMMARY")
+            if summary:  # GitHub Actions shows it on the run's page
+                with open(summary, "a") as out:
+                    out.write((self.artifacts_dir / "claims.md").read_text() + "\n")
+
+    def _write_run(self, info: RunInfo, node_images: list[str]) -> None:
+        failed = "; ".join(dict.fromkeys(self.cluster_failures))
+        run = {
+            "requested": self.requested,
+            "kubernetes": info.kubernetes,
+            "kubelets": info.kubelets,
+            "kind": KIND_VERSION,
+            "node_image": " ".join(node_images),
+            # Clusters that came up make a column of results; none at all, a failed column.
+            "status": f"failed: {failed}" if failed and not info.kubernetes else "ran",
+            "partial": info.partial,
+            "seconds": round(time.monotonic() - self.started, 1),
+        }
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        (self.artifacts_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
 
 
 def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -1,0 +1,121 @@
+"""Conformance runs: the behaviour catalogue on several Kubernetes versions, then one report.
+
+    python -m harness.tools.conformance matrix --artifacts DIR VERSION...   (make conformance)
+    python -m harness.tools.conformance version --result-dir DIR VERSION   (make conformance-version)
+
+Each version runs on its own node image and clusters, one after another (a 2-core machine
+holds one suite at a time), into its result directory: junit.xml, claims.json, run.json and
+the diagnostics of its failures. A version whose node image cannot be had, or whose run ends
+without results, gets a run.json saying "failed: <why>" and the matrix goes on; its column is
+red in the report. `matrix` ends by merging the result directories (harness.reports.conformance).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from harness import cli
+from harness.dockerclient import docker_client
+from harness.errors import HarnessError
+from harness.interrupts import handle_interrupts
+from harness.nodeimage.choose import choose_node_image
+from harness.paths import DEFAULT_KIND_BIN, PROJECT_ROOT
+from harness.reports import conformance
+from harness.versions import KIND_VERSION, KubeVersion
+from harness.waiting import scaled
+
+# Seconds (scaled) a suite interrupted here gets to delete its clusters before it is killed.
+INTERRUPT_GRACE = 120
+# pytest's exit codes for a run that did not run its tests to the end (interrupted, internal
+# error, usage error, no tests collected).
+_NO_RESULTS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+
+
+def run_version(version: str, result_dir: Path, node_image: str, kind_bin: Path, extra: list[str]) -> float:
+    """The suite on `version` into `result_dir`; the seconds it took."""
+    start = time.monotonic()
+    result_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        image = choose_node_image(node_image, KubeVersion.parse(version), docker_client())
+    except HarnessError as exc:
+        _failed(version, result_dir, f"node image: {exc}", time.monotonic() - start)
+        return time.monotonic() - start
+    command = [
+        sys.executable, "-m", "pytest", str(PROJECT_ROOT / "tests" / "e2e"),
+        f"--k8s-version={version}", f"--node-image={image}", f"--kind-bin={kind_bin}",
+        f"--artifacts-dir={result_dir}", f"--junitxml={result_dir / 'junit.xml'}", "-p", "no:cacheprovider",
+        *extra,
+    ]  # fmt: skip
+    print(f"[conformance] {version}: {' '.join(command[3:])}", flush=True)
+    code = _run_suite(command)
+    seconds = time.monotonic() - start
+    if code in _NO_RESULTS or not (result_dir / "run.json").exists():
+        why = _NO_RESULTS.get(code, "no run.json")
+        _failed(version, result_dir, f"pytest ended with exit code {code} ({why})", seconds)
+    return seconds
+
+
+def _run_suite(command: list[str]) -> int:
+    """The suite in a child pytest; an interrupt here reaches it as SIGTERM, so it deletes its clusters."""
+    child = subprocess.Popen(command)
+    try:
+        return child.wait()
+    except KeyboardInterrupt:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=scaled(INTERRUPT_GRACE))
+        except subprocess.TimeoutExpired:
+            child.kill()
+        raise
+
+
+def _failed(version: str, result_dir: Path, reason: str, seconds: float) -> None:
+    """run.json for a version that produced no results: a red column with its reason."""
+    print(f"[conformance] {version}: failed: {reason}", file=sys.stderr, flush=True)
+    run = {
+        "requested": version, "kubernetes": [], "kubelets": [], "kind": KIND_VERSION, "node_image": "",
+        "status": f"failed: {reason}", "partial": True, "seconds": round(seconds, 1),
+    }  # fmt: skip
+    (result_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+
+
+def matrix(versions: list[str], artifacts: Path, node_image: str, kind_bin: Path, extra: list[str]) -> None:
+    times = {v: run_version(v, artifacts / v, node_image, kind_bin, extra) for v in versions}
+    print("[conformance] wall time per version:")
+    for version, seconds in times.items():
+        print(f"  {version:<12} {seconds / 60:6.1f} min")
+    print(f"  {'total':<12} {sum(times.values()) / 60:6.1f} min", flush=True)
+    conformance.main(["--out", str(artifacts), *(str(artifacts / v) for v in versions)])
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m harness.tools.conformance")
+    parser.add_argument("mode", choices=("matrix", "version"))
+    parser.add_argument("versions", nargs="+", metavar="VERSION")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="matrix: DIR/<version>/")
+    parser.add_argument("--result-dir", type=Path, help="version: the one result directory")
+    parser.add_argument("--node-image", default="auto")
+    parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
+    parser.add_argument("--pytest-args", default="", help="more pytest arguments, one string")
+    args = parser.parse_args(argv)
+    handle_interrupts()
+    extra = args.pytest_args.split()
+    if args.mode == "matrix":
+        return cli.run(lambda: matrix(args.versions, args.artifacts, args.node_image, args.kind_bin, extra))
+    if len(args.versions) != 1 or args.result_dir is None:
+        parser.error("version takes one VERSION and --result-dir")
+
+    def one() -> None:
+        run_version(args.versions[0], args.result_dir, args.node_image, args.kind_bin, extra)
+
+    return cli.run(one)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
