@@ -91,7 +91,8 @@ def matrix(versions: list[str], artifacts: Path, node_image: str, kind_bin: Path
     for version, seconds in times.items():
         print(f"  {version:<12} {seconds / 60:6.1f} min")
     print(f"  {'total':<12} {sum(times.values()) / 60:6.1f} min", flush=True)
-    conformance.main(["--out", str(artifacts), *(str(artifacts / v) for v in versions)])
+    if conformance.main(["--out", str(artifacts), *(str(artifacts / v) for v in versions)]):
+        raise HarnessError("the conformance report could not be written (see the line above)")
 
 
 def main(argv: list[str]) -> int:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
+from harness.cluster.hostfacts import HostFacts
 from harness.node import Node, NodeCommandError
 from harness.staticpods.manifest import unique_name
 from harness.staticpods.pods import StaticPod, StaticPods
@@ -71,7 +72,7 @@ class UpgradeCheck:
         before = tuple(snapshot(pod) for pod in placed)
         watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}")
         with watch.running():
-            swap.kubeadm_upgrade_node(self.node)
+            swap.kubeadm_upgrade_node(self.node, cgroup_v1=HostFacts.read().cgroup_v1)
             if to_kubelet is None:
                 swap.install_stashed(self.node, own)
             else:

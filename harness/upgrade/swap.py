@@ -54,6 +54,12 @@ def install_stashed(node: Node, stashed: str) -> None:
     node.move(f"{KUBELET_PATH}.new", KUBELET_PATH)
 
 
-def kubeadm_upgrade_node(node: Node) -> None:
-    """`kubeadm upgrade node`: the kubelet config the cluster's kubeadm wants for this version."""
-    node.run("kubeadm", "upgrade", "node", timeout=KUBEADM_UPGRADE_TIMEOUT)
+def kubeadm_upgrade_node(node: Node, *, cgroup_v1: bool) -> None:
+    """`kubeadm upgrade node`: the kubelet config the cluster's kubeadm wants for this version.
+
+    On a cgroup v1 host kubeadm 1.35+ refuses to go on unless told to ("To explicitly enable
+    cgroups v1 support ... You must also explicitly skip this validation"), as kind's own
+    kubeadm init and join do by skipping preflight; the kubelet config already says
+    failCgroupV1: false there (harness.cluster.kindconfig)."""
+    skip = ["--ignore-preflight-errors=SystemVerification"] if cgroup_v1 else []
+    node.run("kubeadm", "upgrade", "node", *skip, timeout=KUBEADM_UPGRADE_TIMEOUT)

@@ -60,12 +60,19 @@ def test_a_binary_that_is_not_a_kubelet_is_named() -> None:
         swap.kubelet_version(Node(transport))
 
 
-def test_kubeadm_upgrade_node_comes_first() -> None:
+@pytest.mark.parametrize(
+    ("cgroup_v1", "command"),
+    [
+        (False, ["kubeadm", "upgrade", "node"]),
+        (True, ["kubeadm", "upgrade", "node", "--ignore-preflight-errors=SystemVerification"]),
+    ],
+)
+def test_kubeadm_upgrade_node_skips_only_the_cgroup_v1_refusal(cgroup_v1: bool, command: list[str]) -> None:
     transport = FakeTransport()
 
-    swap.kubeadm_upgrade_node(Node(transport))
+    swap.kubeadm_upgrade_node(Node(transport), cgroup_v1=cgroup_v1)
 
-    assert transport.commands == [["kubeadm", "upgrade", "node"]]
+    assert transport.commands == [command]
 
 
 @pytest.mark.parametrize(
