@@ -81,11 +81,12 @@ UPGRADE_OPTS = --upgrade-from=$(FROM) --upgrade-to=$(TO) $(if $(KUBELET_BINARY),
 	$(if $(EXPECT),--expect=$(EXPECT))
 
 # The plan is checked first (one line for bad input), then TO's node image and FROM's kubelet
-# are built (or found in the cache) with their progress shown, then the check runs.
+# are built (or found in the cache) with their progress shown, then the check runs. A version
+# the module proxy does not serve stops its build with one line.
 upgrade-check: venv host-setup
 	@$(PY) -m harness.upgrade.plan --from=$(FROM) --to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--expect=$(EXPECT)) \
-	&& $(PY) -m harness.nodeimage kubernetes --k8s-version=$(FROM) >/dev/null \
 	&& image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(TO) --node-image=$(NODE_IMAGE)) \
+	&& $(PY) -m harness.nodeimage kubernetes --k8s-version=$(FROM) >/dev/null \
 	&& $(PY) -m pytest tests/upgrade --k8s-version=$(TO) --node-image=$$image $(UPGRADE_OPTS) \
 		--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
 		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)

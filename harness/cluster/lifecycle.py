@@ -142,7 +142,7 @@ def _configure_network(cluster: Cluster) -> None:
     cni.configure({n.name: n for n in cluster.nodes}, networks)
 
 
-def _is_ready(node: k8s.V1Node | None) -> bool:
+def node_ready(node: k8s.V1Node | None) -> bool:
     return bool(node) and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
 
 
@@ -150,7 +150,7 @@ def _wait_ready(cluster: Cluster, count: int) -> None:
     for node in cluster.nodes:
         watch_until(
             cluster.core.list_node,
-            _is_ready,
+            node_ready,
             timeout=NODE_READY_TIMEOUT,
             expected=f"node {node.name} Ready",
             field_selector=f"metadata.name={node.name}",

@@ -238,7 +238,7 @@ class StaticPod:
             return f"{parts[0]}; (API server: {type(error).__name__})"
         parts += _container_reasons(mirror) if mirror else ["no mirror pod"]
         if events:
-            latest = max(events, key=_event_time)
+            latest = max(events, key=event_time)
             parts.append(f"latest event: {latest.reason}: {latest.message}")
         return "; ".join(parts)
 
@@ -256,7 +256,8 @@ def _container_reasons(mirror: k8s.V1Pod) -> list[str]:
     return reasons
 
 
-def _event_time(event: k8s.CoreV1Event) -> datetime:
+def event_time(event: k8s.CoreV1Event) -> datetime:
+    """When an event last happened: older API servers set last_timestamp, newer ones event_time."""
     return event.last_timestamp or event.event_time or event.metadata.creation_timestamp
 
 

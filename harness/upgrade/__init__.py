@@ -1,6 +1,8 @@
-"""Kubelet upgrade regression check: records before and after the swap, their diff, the report.
+"""Kubelet upgrade regression check: a node's kubelet upgraded in place under its static pods.
 
-Pure logic, no cluster: the orchestration fills an UpgradeRecord (records.py), diff.py
-says what happened to each static pod, report.py writes upgrade.md/.json/.html, and
-binary.py checks a user's kubelet binary and the FROM/TO order.
+plan.py checks the inputs before anything is built; check.py runs the check on a cluster
+(swap.py replaces the kubelet, observe.py records the pods and watches their Ready);
+records.py holds what was recorded, diff.py says what happened to each static pod, and
+report.py writes upgrade.md/.json/.html. records, diff, report, binary and plan are pure
+logic that runs without a cluster.
 """

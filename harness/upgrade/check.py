@@ -15,18 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
-from kubernetes import client as k8s
+from typing import TypeVar
 
 from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
+from harness.cluster.lifecycle import node_ready
 from harness.node import Node, NodeCommandError
 from harness.staticpods.manifest import unique_name
-from harness.staticpods.pods import StaticPod, StaticPods
+from harness.staticpods.pods import StaticPod, StaticPods, event_time
 from harness.upgrade import swap
 from harness.upgrade.observe import ReadyWatch, snapshot
 from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
-from harness.waiting import HoldBroken, hold_for, scaled, watch_until
+from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled, watch_until
 
 # What real nodes run as static pods (fixtures/manifests/upgrade-*.yaml).
 POD_SHAPES = (
@@ -39,6 +39,7 @@ POD_SHAPES = (
     "upgrade-hostnetwork",
     "upgrade-downward",
 )
+T = TypeVar("T")
 RUN_LABEL = "static-pod-harness/upgrade-check"
 # Seconds (scaled): a restarted kubelet reports its version with the node Ready.
 NODE_READY_TIMEOUT = 180
@@ -71,6 +72,8 @@ class UpgradeCheck:
             pod.wait_up()
         before = tuple(snapshot(pod) for pod in placed)
         watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}")
+        # What fails after the swap is a result of the check, reported with the rest, not a crash.
+        problems: list[BehaviourResult] = []
         with watch.running():
             swap.kubeadm_upgrade_node(self.node, cgroup_v1=HostFacts.read().cgroup_v1)
             if to_kubelet is None:
@@ -78,10 +81,19 @@ class UpgradeCheck:
             else:
                 swap.put_kubelet(self.node, to_kubelet)
             swap_started = datetime.now(UTC)
-            ready_seconds = self._restart_until_ready(self.to_version)
-            self._settle(placed)
+            ready_seconds = _outcome(
+                "the node is Ready with the new kubelet",
+                lambda: self._restart_until_ready(self.to_version),
+                problems,
+            )
+            if ready_seconds is not None:
+                _outcome(
+                    "every static pod is up again and holds still", lambda: self._settle(placed), problems
+                )
             watch_ended = datetime.now(UTC)
-        after = tuple(snapshot(pod) for pod in placed)
+        if watch.error:
+            problems.append(BehaviourResult("the Ready watch saw the whole swap", False, watch.error))
+        after = tuple(record for record in map(snapshot, placed) if record is not None)
         journal = self.node.kubelet.journal(swap_started).splitlines()
         observations = tuple(
             SwapObservation(
@@ -102,7 +114,7 @@ class UpgradeCheck:
             before=before,
             after=after,
             observations=observations,
-            behaviours=tuple(self._behaviours()),
+            behaviours=tuple(problems + (self._behaviours() if ready_seconds is not None else [])),
         )
 
     def _install(self, binary: bytes, version: str) -> None:
@@ -115,7 +127,7 @@ class UpgradeCheck:
         self.node.kubelet.restart()
         watch_until(
             self.cluster.core.list_node,
-            lambda n: n is not None and _ready(n) and n.status.node_info.kubelet_version == version,
+            lambda n: n is not None and node_ready(n) and n.status.node_info.kubelet_version == version,
             timeout=NODE_READY_TIMEOUT,
             expected=f"node {self.node.name} Ready with kubelet {version}",
             field_selector=f"metadata.name={self.node.name}",
@@ -145,11 +157,7 @@ class UpgradeCheck:
             pod.namespace, field_selector=f"involvedObject.name={pod.mirror_name}"
         ).items
         since = since.replace(microsecond=0)  # event times are whole seconds
-        return tuple(
-            f"event {e.reason}: {e.message}"
-            for e in events
-            if (e.last_timestamp or e.event_time or e.metadata.creation_timestamp) >= since
-        )
+        return tuple(f"event {e.reason}: {e.message}" for e in events if event_time(e) >= since)
 
     def _behaviours(self) -> list[BehaviourResult]:
         checks: list[tuple[str, Callable[[], str]]] = [
@@ -195,5 +203,10 @@ class UpgradeCheck:
         return f"new mirror UID {back.metadata.uid}"
 
 
-def _ready(node: k8s.V1Node) -> bool:
-    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+def _outcome(what: str, step: Callable[[], T], problems: list[BehaviourResult]) -> T | None:
+    """The step's value; when its wait ran out, None and a failed entry in `problems`."""
+    try:
+        return step()
+    except (WaitTimeout, HoldBroken, NodeCommandError) as error:
+        problems.append(BehaviourResult(what, False, f"{type(error).__name__}: {error}"))
+        return None

@@ -22,16 +22,21 @@ from harness.cluster.apiclient import new_api_client
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION
 from harness.staticpods.pods import StaticPod
 from harness.upgrade.records import ContainerKind, ContainerRecord, PodRecord, ReadyTransition
+from harness.waiting import is_transient
 
-# Seconds one watch request lasts before it is renewed (the thread runs until stopped).
-_WATCH_SECONDS = 30
+# Seconds one watch request lasts before it is renewed (the thread runs until stopped), and
+# between a watch that ended with an error and the next list.
+_WATCH_SECONDS = 5
+_RETRY_SECONDS = 0.5
+_HTTP_GONE = 410
 
 
-def snapshot(pod: StaticPod) -> PodRecord:
-    """The pod now: mirror identity and status, sandboxes and container attempts from crictl."""
+def snapshot(pod: StaticPod) -> PodRecord | None:
+    """The pod now: mirror identity and status, sandboxes and container attempts from crictl;
+    None when it has no mirror."""
     mirror = pod.mirror()
     if mirror is None:
-        return PodRecord(pod.namespace, pod.mirror_name, "", "", "absent", _sandboxes(pod), ())
+        return None
     attempts = {c.id: c.attempt for c in pod.containers()}
     kinds = _container_kinds(mirror)
     statuses = (mirror.status.init_container_statuses or []) + (mirror.status.container_statuses or [])
@@ -84,32 +89,43 @@ def ready_of(pod: k8s.V1Pod) -> tuple[bool, str]:
 
 
 class ReadyWatch:
-    """Ready transitions of the mirrors a label selects, per namespace/name, time-stamped as seen."""
+    """Ready transitions of the mirrors a label selects, per namespace/name, time-stamped as seen.
+
+    A deleted mirror counts as not Ready from the moment it goes (a pod recreated under a new
+    config.hash is gone until its new mirror is Ready). The first list is made before the swap
+    starts; a watch that ends (its timeout, 410 Gone, a dropped connection) lists and watches
+    again, and what the watch saw is complete unless `error` says why it is not.
+    """
 
     def __init__(self, kubeconfig: Path, namespace: str, label_selector: str) -> None:
         self.core = k8s.CoreV1Api(new_api_client(kubeconfig))
         self.namespace, self.label_selector = namespace, label_selector
         self.transitions: dict[str, list[ReadyTransition]] = {}
-        self.error: BaseException | None = None
+        self.error: str | None = None
         self._stop = threading.Event()
-        self._watch = kubernetes.watch.Watch()
         self._thread = threading.Thread(target=self._run, name="ready-watch", daemon=True)
 
-    def _see(self, pod: Any) -> None:
-        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
-        ready, reason = ready_of(pod)
+    def _see(self, key: str, ready: bool, reason: str) -> None:
         seen = self.transitions.setdefault(key, [])
         if not seen or seen[-1].ready != ready:
             seen.append(ReadyTransition(datetime.now(UTC), ready, reason))
 
+    def _see_pod(self, pod: Any, deleted: bool = False) -> None:
+        key = f"{pod.metadata.namespace}/{pod.metadata.name}"
+        self._see(key, *((False, "MirrorDeleted") if deleted else ready_of(pod)))
+
+    def _list(self) -> str:
+        listed = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector)
+        for pod in listed.items:
+            self._see_pod(pod)
+        return listed.metadata.resource_version
+
     def _run(self) -> None:
-        try:
-            listed = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector)
-            for pod in listed.items:
-                self._see(pod)
-            version = listed.metadata.resource_version
-            while not self._stop.is_set():
-                for event in self._watch.stream(
+        version = None
+        while not self._stop.is_set():
+            try:
+                version = version or self._list()
+                for event in kubernetes.watch.Watch().stream(
                     self.core.list_namespaced_pod,
                     self.namespace,
                     label_selector=self.label_selector,
@@ -117,19 +133,30 @@ class ReadyWatch:
                     timeout_seconds=_WATCH_SECONDS,
                 ):
                     version = event["object"].metadata.resource_version
-                    if event["type"] != "DELETED":
-                        self._see(event["object"])
+                    self._see_pod(event["object"], deleted=event["type"] == "DELETED")
                     if self._stop.is_set():
-                        break
-        except BaseException as error:  # reported by stop(): a watch that died saw nothing more
-            self.error = error
+                        return
+            except k8s.ApiException as error:
+                if error.status != _HTTP_GONE and not is_transient(error):
+                    self.error = (
+                        f"the Ready watch stopped: {type(error).__name__}: {error.status} {error.reason}"
+                    )
+                    return
+                version = None  # list again: what changed meanwhile is seen in the list
+            except Exception as error:
+                if not is_transient(error):
+                    self.error = f"the Ready watch stopped: {type(error).__name__}: {error}"
+                    return
+                version = None
+            self._stop.wait(_RETRY_SECONDS)
 
     @contextmanager
     def running(self) -> Iterator[ReadyWatch]:
+        """The watch, from a first list made before the body runs, until the body ends."""
+        self._list()
         self._thread.start()
         try:
             yield self
         finally:
             self._stop.set()
-            self._watch.stop()
             self._thread.join(timeout=_WATCH_SECONDS + 5)

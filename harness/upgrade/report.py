@@ -83,6 +83,12 @@ def _headline(result: UpgradeDiff) -> list[tuple[str, str]]:
         ("Node", record.node),
         ("Swap started", record.swap_started.isoformat()),
         ("Node Ready after the restart", f"{ready:.1f} s" if ready is not None else "never Ready"),
+        (
+            "How",
+            "the control plane ran TO throughout; FROM's kubelet ran with the node's configuration "
+            "(kubeadm's kubelet config and flags) as TO's cluster wrote it; then `kubeadm upgrade node`, "
+            "the new binary, `systemctl restart kubelet`",
+        ),
     ]
 
 

@@ -7,7 +7,7 @@ import pytest
 from harness.upgrade.diff import container_reasons, diff_upgrade, ready_flaps, upgrade_kind
 from harness.upgrade.records import ReadyTransition, SwapObservation, UpgradeRecord
 
-SAMPLE = Path(__file__).parent / "data/upgrade/minor-1.30.14-to-1.31.14.json"
+SAMPLE = Path(__file__).parent / "data/upgrade/synthetic-definition-changed.json"
 
 
 @pytest.fixture

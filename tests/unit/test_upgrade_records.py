@@ -3,7 +3,7 @@ from pathlib import Path
 
 from harness.upgrade.records import ContainerRecord, PodRecord, UpgradeRecord, lines_about
 
-SAMPLE = Path(__file__).parent / "data/upgrade/minor-1.30.14-to-1.31.14.json"
+SAMPLE = Path(__file__).parent / "data/upgrade/synthetic-definition-changed.json"
 
 
 def test_a_record_survives_a_json_round_trip():

@@ -9,7 +9,7 @@ from harness.upgrade.diff import diff_upgrade
 from harness.upgrade.records import BehaviourResult, UpgradeRecord
 from harness.upgrade.report import read_record, render_html, write_reports
 
-SAMPLE = Path(__file__).parent / "data/upgrade/minor-1.30.14-to-1.31.14.json"
+SAMPLE = Path(__file__).parent / "data/upgrade/synthetic-definition-changed.json"
 
 
 @pytest.fixture

@@ -36,6 +36,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("reuse_cluster"):
+        raise pytest.UsageError(
+            "the upgrade check swaps a node's kubelet: it makes a cluster of its own (no --reuse-cluster)"
+        )
     try:
         config.stash[PLAN] = make_plan(
             config.getoption("upgrade_from"),
