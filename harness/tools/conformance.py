@@ -8,12 +8,14 @@ holds one suite at a time), into its result directory: junit.xml, claims.json, r
 the diagnostics of its failures. A version whose node image cannot be had, or whose run ends
 without results, gets a run.json saying "failed: <why>" and the matrix goes on; its column is
 red in the report. `matrix` ends by merging the result directories (harness.reports.conformance).
+Both modes exit non-zero, once everything is written, when a version failed or had failing tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -35,17 +37,23 @@ INTERRUPT_GRACE = 120
 # pytest's exit codes for a run that did not run its tests to the end (interrupted, internal
 # error, usage error, no tests collected).
 _NO_RESULTS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
+# What a version's run came to, besides every test passing.
+DID_NOT_RUN, TESTS_FAILED = "did not run", "tests failed"
 
 
-def run_version(version: str, result_dir: Path, node_image: str, kind_bin: Path, extra: list[str]) -> float:
-    """The suite on `version` into `result_dir`; the seconds it took."""
+def run_version(
+    version: str, result_dir: Path, node_image: str, kind_bin: Path, extra: list[str]
+) -> tuple[float, str | None]:
+    """The suite on `version` into `result_dir`: its seconds, and DID_NOT_RUN, TESTS_FAILED or None."""
     start = time.monotonic()
     result_dir.mkdir(parents=True, exist_ok=True)
+    (result_dir / "run.json").unlink(missing_ok=True)  # an earlier run's must not stand for this one
     try:
         image = choose_node_image(node_image, KubeVersion.parse(version), docker_client())
-    except HarnessError as exc:
-        _failed(version, result_dir, f"node image: {exc}", time.monotonic() - start)
-        return time.monotonic() - start
+    except Exception as exc:  # a red column, whatever broke; KeyboardInterrupt still ends the matrix
+        why = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
+        _failed(version, result_dir, f"node image: {why}", time.monotonic() - start)
+        return time.monotonic() - start, DID_NOT_RUN
     command = [
         sys.executable, "-m", "pytest", str(PROJECT_ROOT / "tests" / "e2e"),
         f"--k8s-version={version}", f"--node-image={image}", f"--kind-bin={kind_bin}",
@@ -58,7 +66,9 @@ def run_version(version: str, result_dir: Path, node_image: str, kind_bin: Path,
     if code in _NO_RESULTS or not (result_dir / "run.json").exists():
         why = _NO_RESULTS.get(code, "no run.json")
         _failed(version, result_dir, f"pytest ended with exit code {code} ({why})", seconds)
-    return seconds
+    if json.loads((result_dir / "run.json").read_text()).get("status") != "ran":
+        return seconds, DID_NOT_RUN
+    return seconds, TESTS_FAILED if code else None
 
 
 def _run_suite(command: list[str]) -> int:
@@ -77,6 +87,7 @@ def _run_suite(command: list[str]) -> int:
 
 def _failed(version: str, result_dir: Path, reason: str, seconds: float) -> None:
     """run.json for a version that produced no results: a red column with its reason."""
+    reason = next(iter(reason.strip().splitlines()), "")  # one line, whatever the exception said
     print(f"[conformance] {version}: failed: {reason}", file=sys.stderr, flush=True)
     run = {
         "requested": version, "kubernetes": [], "kubelets": [], "kind": KIND_VERSION, "node_image": "",
@@ -85,14 +96,25 @@ def _failed(version: str, result_dir: Path, reason: str, seconds: float) -> None
     (result_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
 
 
+def _check(outcomes: dict[str, str | None], where: Path) -> None:
+    """A HarnessError, once everything is written, when a version did not run or had failing tests."""
+    tests_failed = [v for v, outcome in outcomes.items() if outcome == TESTS_FAILED]
+    did_not_run = [v for v, outcome in outcomes.items() if outcome == DID_NOT_RUN]
+    problems = [f"tests failed on {', '.join(tests_failed)}"] if tests_failed else []
+    problems += [f"{', '.join(did_not_run)} did not run"] if did_not_run else []
+    if problems:
+        raise HarnessError(f"{'; '.join(problems)}: see {where}")
+
+
 def matrix(versions: list[str], artifacts: Path, node_image: str, kind_bin: Path, extra: list[str]) -> None:
-    times = {v: run_version(v, artifacts / v, node_image, kind_bin, extra) for v in versions}
+    runs = {v: run_version(v, artifacts / v, node_image, kind_bin, extra) for v in versions}
     print("[conformance] wall time per version:")
-    for version, seconds in times.items():
+    for version, (seconds, _) in runs.items():
         print(f"  {version:<12} {seconds / 60:6.1f} min")
-    print(f"  {'total':<12} {sum(times.values()) / 60:6.1f} min", flush=True)
+    print(f"  {'total':<12} {sum(seconds for seconds, _ in runs.values()) / 60:6.1f} min", flush=True)
     if conformance.main(["--out", str(artifacts), *(str(artifacts / v) for v in versions)]):
         raise HarnessError("the conformance report could not be written (see the line above)")
+    _check({v: outcome for v, (_, outcome) in runs.items()}, artifacts / "conformance.html")
 
 
 def main(argv: list[str]) -> int:
@@ -105,15 +127,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
     parser.add_argument("--pytest-args", default="", help="more pytest arguments, one string")
     args = parser.parse_args(argv)
+    try:
+        extra = shlex.split(args.pytest_args)  # as a shell would: -k "a or b" is one argument
+    except ValueError as exc:
+        parser.error(f"--pytest-args: {exc}")
     handle_interrupts()
-    extra = args.pytest_args.split()
     if args.mode == "matrix":
         return cli.run(lambda: matrix(args.versions, args.artifacts, args.node_image, args.kind_bin, extra))
     if len(args.versions) != 1 or args.result_dir is None:
         parser.error("version takes one VERSION and --result-dir")
 
     def one() -> None:
-        run_version(args.versions[0], args.result_dir, args.node_image, args.kind_bin, extra)
+        version = args.versions[0]
+        _, outcome = run_version(version, args.result_dir, args.node_image, args.kind_bin, extra)
+        _check({version: outcome}, args.result_dir)
 
     return cli.run(one)
 
