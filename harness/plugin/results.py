@@ -62,9 +62,8 @@ class RunResults:
         previous = self.outcomes.get(report.nodeid)
         if previous is not None and previous[0] != "passed":
             return
-        if report.passed:
-            if previous is None:
-                self.outcomes[report.nodeid] = ("passed", "", list(report.user_properties))
+        if report.passed:  # a later phase's report carries what the earlier phases added, and more
+            self.outcomes[report.nodeid] = ("passed", "", list(report.user_properties))
             return
         outcome = "skipped" if report.skipped else "failed" if report.when == "call" else "error"
         self.outcomes[report.nodeid] = (outcome, _reason(report), list(report.user_properties))

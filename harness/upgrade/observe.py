@@ -118,6 +118,9 @@ class ReadyWatch:
         listed = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector)
         for pod in listed.items:
             self._see_pod(pod)
+        present = {f"{pod.metadata.namespace}/{pod.metadata.name}" for pod in listed.items}
+        for key in self.transitions.keys() - present:  # deleted while no watch was open
+            self._see(key, False, "MirrorDeleted")
         return listed.metadata.resource_version
 
     def _run(self) -> None:

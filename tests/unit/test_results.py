@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from harness.versions import KIND_VERSION
+
 CLAIMED = """
 import pytest
 
@@ -193,3 +195,81 @@ def test_a_bad_claim_marker_is_a_usage_error_naming_the_test(pytester: pytest.Py
     assert "test_bad.py::test_bad_marker: bad claim marker claim('S99', 'confirmed')" in errors[0]
     assert "unknown claim 'S99'" in errors[0]
     assert not (artifacts / "claims.json").exists()
+
+
+CLUSTER_REPORTED = """
+import pytest
+
+@pytest.fixture
+def cluster(request):
+    # What harness.plugin.fixtures.cluster reports of the cluster it hands out, at setup.
+    request.node.user_properties.append(("kubernetes", "v1.34.4"))
+    request.node.user_properties.append(("kubelets", "v1.34.4"))
+    request.node.user_properties.append(("node_image", "img:1"))
+
+def test_on_a_cluster(cluster): pass
+
+def test_without_one(): pass
+"""
+
+REPORTED_IN_THE_BODY = """
+def test_on_a_cluster(request):
+    request.node.user_properties.append(("kubernetes", "v1.34.4"))
+    request.node.user_properties.append(("kubelets", "v1.34.4"))
+    request.node.user_properties.append(("node_image", "img:1"))
+"""
+
+
+def test_a_run_on_a_cluster_writes_run_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_on_cluster=CLUSTER_REPORTED)
+    result, artifacts = run(pytester)
+    result.assert_outcomes(passed=2)
+    written = json.loads((artifacts / "run.json").read_text())
+    seconds = written.pop("seconds")
+    assert written == {
+        "requested": "1.34.4",
+        "kubernetes": ["v1.34.4"],
+        "kubelets": ["v1.34.4"],
+        "kind": KIND_VERSION,
+        "node_image": "img:1",
+        "status": "ran",
+        "partial": False,
+    }
+    assert isinstance(seconds, float) and seconds >= 0
+
+
+def test_run_json_names_the_version_asked_for(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_on_cluster=CLUSTER_REPORTED)
+    _, artifacts = run(pytester, "--k8s-version", "1.33.13", "-k", "on_a_cluster")
+    assert json.loads((artifacts / "run.json").read_text())["requested"] == "1.33.13"
+
+
+def test_cluster_properties_added_by_the_test_body_write_run_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_reports_in_body=REPORTED_IN_THE_BODY)
+    result, artifacts = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert json.loads((artifacts / "run.json").read_text())["kubernetes"] == ["v1.34.4"]
+
+
+def test_a_run_that_reported_no_cluster_writes_no_run_json(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain_run="def test_plain(): pass")
+    result, artifacts = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert not (artifacts / "run.json").exists()
+
+
+def test_an_old_run_json_is_removed_when_the_run_starts(pytester: pytest.Pytester) -> None:
+    old = pytester.path / "artifacts" / "run.json"
+    old.parent.mkdir()
+    old.write_text('{"old": true}')
+    pytester.makepyfile(
+        test_sees_run=f"""
+from pathlib import Path
+
+def test_old_run_json_is_gone_while_the_run_goes_on():
+    assert not Path({str(old)!r}).exists()
+"""
+    )
+    result, _ = run(pytester)
+    result.assert_outcomes(passed=1)
+    assert not old.exists()
