@@ -28,6 +28,7 @@ from harness.plugin.fixtures import (
     cluster,
     kind_config_of,
     provisioner,
+    record_observation,
     settings,
     static_pods,
     test_image,
@@ -38,7 +39,7 @@ from harness.reports.claims import claim_properties
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 from harness.waiting import set_timeout_scale
 
-__all__ = ["cluster", "provisioner", "settings", "static_pods", "test_image"]
+__all__ = ["cluster", "provisioner", "record_observation", "settings", "static_pods", "test_image"]
 
 PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
 MARKERS = (

@@ -102,6 +102,13 @@ def cluster(
 
 
 @pytest.fixture
+def record_observation(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """record(text): what this test saw where Kubernetes versions legitimately differ. It goes to
+    junit.xml as an "observed" property; the conformance report compares it across versions."""
+    return lambda text: request.node.user_properties.append(("observed", text))
+
+
+@pytest.fixture
 def test_image(cluster: Cluster, provisioner: Provisioner) -> str:
     """The suite's own small image (fixtures/images/testapp), loaded into every node."""
     return provisioner.test_image

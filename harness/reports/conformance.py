@@ -45,6 +45,9 @@ class Cell:
     result: str  # a test's outcome, a claim's verdict, or "not run"
     message: str = ""  # one line: why a test did not pass, why a claim is inconclusive
     diagnostics: Path | None = None  # a failed test's diagnostics directory, when there is one
+    # What a passing test saw where versions legitimately differ (its "observed" junit property,
+    # e.g. who refuses a static pod that references a Secret): part of the comparison.
+    observed: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +79,7 @@ class Row:
 
     @property
     def differs(self) -> bool:
-        return len({cell.result for cell in self.cells}) > 1
+        return len({(cell.result, cell.observed) for cell in self.cells}) > 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,9 +321,11 @@ def _html_row(row: Row, out_dir: Path, with_area: bool = False) -> str:
 def _html_cell(cell: Cell, out_dir: Path) -> str:
     link = _link(cell, out_dir)
     text = f'<a href="{_e(link)}">{_e(cell.result)}</a>' if link else _e(cell.result)
-    short = _short(cell.message)
+    short = _short(cell.message or cell.observed)
     why = f"<small>{_e(short)}</small>" if short else ""
-    title = f' title="{_e(cell.message)}"' if short != cell.message else ""
+    title = (
+        f' title="{_e(cell.message or cell.observed)}"' if short != (cell.message or cell.observed) else ""
+    )
     return f'<td class="{_CSS.get(cell.result, "grey")}"{title}>{text}{why}</td>'
 
 
@@ -396,7 +401,8 @@ def _md_name(row: Row) -> str:
 def _md_cell(cell: Cell, out_dir: Path | None) -> str:
     link = _link(cell, out_dir) if out_dir else None
     text = f"[{cell.result}]({link})" if link else cell.result
-    return f"{text}: {_short(cell.message)}" if cell.message else text
+    note = cell.message or cell.observed
+    return f"{text}: {_short(note)}" if note else text
 
 
 def _md_row(cells: list[str]) -> str:
@@ -452,7 +458,8 @@ def _junit(directory: Path) -> dict[str, Cell]:
         nodeid = _nodeid(case.get("classname", ""), case.get("name", ""))
         child = next((c for c in case if c.tag in _OUTCOMES), None)
         if child is None:
-            cell = Cell("passed")
+            observed = [p.get("value", "") for p in case.iter("property") if p.get("name") == "observed"]
+            cell = Cell("passed", observed="; ".join(observed))
         else:
             diagnostics = test_dir(directory, nodeid)
             found = diagnostics if child.tag != "skipped" and diagnostics.is_dir() else None

@@ -46,7 +46,9 @@ def test_pod_in_a_missing_namespace_runs_and_gets_its_mirror_once_the_namespace_
 
 
 @pytest.mark.parametrize("resource", REFERENCES)
-def test_pod_that_refers_to_api_objects_never_gets_a_mirror(namespaces, static_pods, cluster, resource):
+def test_pod_that_refers_to_api_objects_never_gets_a_mirror(
+    namespaces, static_pods, cluster, resource, record_observation
+):
     """docs (no references to API objects). From 1.34 the kubelet refuses the file (common.go
     tryDecodeSinglePod, PreventStaticPodAPIReferences); before, it runs the pod and the API server
     refuses the mirror (core validation; NodeRestriction for ConfigMaps), retried on every sync."""
@@ -60,10 +62,12 @@ def test_pod_that_refers_to_api_objects_never_gets_a_mirror(namespaces, static_p
 
     if KubeVersion.parse(cluster.server_version()).minor >= 34:
         pod.assert_refused(since, f"static pods may not reference {resource}")
+        record_observation("the kubelet refuses the file")
     else:
         pod.wait_running()
         pod.wait_for_log(since, "Failed creating a mirror pod", MIRROR_REFUSED[resource])
         assert pod.mirror() is None
+        record_observation("the pod runs; the API server refuses its mirror")
 
 
 def create_referenced_objects(core: k8s.CoreV1Api, namespace: str) -> None:

@@ -252,3 +252,23 @@ def test_main_prints_the_paths_written_and_the_number_of_differences(results, ca
         str(results / "out" / "conformance.html"),
         "32 differences between 3 versions",
     ]
+
+
+def test_what_a_passing_test_observed_differs_between_versions(tmp_path):
+    """Item 14: both versions pass the API-references test, but who refuses the pod differs."""
+    case = 'name="test_pod_that_refers_to_api_objects_never_gets_a_mirror[secrets]" time="12.345">'
+    seen = {
+        "1.33.13": "the pod runs; the API server refuses its mirror",
+        "1.34.4": "the kubelet refuses the file",
+    }
+    for version, observed in seen.items():
+        shutil.copytree(DATA / version, tmp_path / version)
+        junit = tmp_path / version / "junit.xml"
+        prop = f'<properties><property name="observed" value="{observed}" /></properties>'
+        junit.write_text(junit.read_text().replace(case, case + prop, 1))
+
+    matrix = merge([load(tmp_path / v) for v in seen])
+
+    (row,) = [r for r in matrix.differences if r.key.endswith("[secrets]")]
+    assert [(c.result, c.observed) for c in row.cells] == [("passed", text) for text in seen.values()]
+    assert "the kubelet refuses the file" in render_html(matrix, tmp_path)
