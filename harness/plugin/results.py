@@ -11,7 +11,6 @@ makes the run's directory the result directory that conformance reports merge.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from harness.reports.claims import ClaimsReport, RunInfo
-from harness.versions import KIND_VERSION
+from harness.reports.runfile import write_run
 
 Properties = list[tuple[str, object]]
 
@@ -106,19 +105,17 @@ class RunResults:
 
     def _write_run(self, info: RunInfo, node_images: list[str]) -> None:
         failed = "; ".join(dict.fromkeys(self.cluster_failures))
-        run = {
-            "requested": self.requested,
-            "kubernetes": info.kubernetes,
-            "kubelets": info.kubelets,
-            "kind": KIND_VERSION,
-            "node_image": " ".join(node_images),
+        write_run(
+            self.artifacts_dir,
+            requested=self.requested,
+            kubernetes=info.kubernetes,
+            kubelets=info.kubelets,
+            node_image=" ".join(node_images),
             # Clusters that came up make a column of results; none at all, a failed column.
-            "status": f"failed: {failed}" if failed and not info.kubernetes else "ran",
-            "partial": info.partial,
-            "seconds": round(time.monotonic() - self.started, 1),
-        }
-        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-        (self.artifacts_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+            status=f"failed: {failed}" if failed and not info.kubernetes else "ran",
+            partial=info.partial,
+            seconds=time.monotonic() - self.started,
+        )
 
 
 def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -29,7 +29,8 @@ from harness.interrupts import handle_interrupts
 from harness.nodeimage.choose import choose_node_image
 from harness.paths import DEFAULT_KIND_BIN, PROJECT_ROOT
 from harness.reports import conformance
-from harness.versions import KIND_VERSION, KubeVersion
+from harness.reports.runfile import write_run
+from harness.versions import KubeVersion
 from harness.waiting import scaled
 
 # Seconds (scaled) a suite interrupted here gets to delete its clusters before it is killed.
@@ -89,11 +90,7 @@ def _failed(version: str, result_dir: Path, reason: str, seconds: float) -> None
     """run.json for a version that produced no results: a red column with its reason."""
     reason = next(iter(reason.strip().splitlines()), "")  # one line, whatever the exception said
     print(f"[conformance] {version}: failed: {reason}", file=sys.stderr, flush=True)
-    run = {
-        "requested": version, "kubernetes": [], "kubelets": [], "kind": KIND_VERSION, "node_image": "",
-        "status": f"failed: {reason}", "partial": True, "seconds": round(seconds, 1),
-    }  # fmt: skip
-    (result_dir / "run.json").write_text(json.dumps(run, indent=2) + "\n")
+    write_run(result_dir, requested=version, status=f"failed: {reason}", partial=True, seconds=seconds)
 
 
 def _check(outcomes: dict[str, str | None], where: Path) -> None:
