@@ -1,7 +1,7 @@
 # static-pod-harness: end-to-end tests of the kubelet's static pods on kind clusters.
 #
 #   make e2e    set up the host (if needed), the node image, a cluster; run the suite
-#   make test   unit tests, then the e2e suite (what CI runs)
+#   make test   lint, unit tests, upstream citations, then the e2e suite (what CI runs)
 #
 # Settings (make variables, also pytest options of the same meaning):
 #   K8S_VERSION   Kubernetes release, e.g. 1.34.4 (default), 1.33.13, 1.35.4
@@ -38,17 +38,22 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit lint venv host-setup node-image measure clean upgrade-check conformance \
+.PHONY: e2e test unit citations lint venv host-setup node-image measure clean upgrade-check conformance \
 	conformance-version report
 
 e2e: venv host-setup
 	@$(RUN_E2E)
 
-test: venv host-setup lint unit
+test: venv host-setup lint unit citations
 	@$(RUN_E2E)
 
 unit: venv
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit-unit.xml
+
+# Every upstream test name quoted in tests/e2e exists in the file it cites (k8s.io/kubernetes from
+# the Go module proxy).
+citations: venv
+	$(PY) -m harness.tools.citations
 
 lint: venv
 	$(VENV)/bin/ruff check harness tests

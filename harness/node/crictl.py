@@ -234,6 +234,10 @@ class Crictl:
     def stop(self, container_id: str) -> None:
         self.node.run("crictl", "stop", container_id)
 
+    def remove(self, container_id: str) -> None:
+        """Remove a container, stopping it first if it runs (`crictl rm --force`)."""
+        self.node.run("crictl", "rm", "--force", container_id)
+
     def exec(self, container_id: str, *argv: str, check: bool = True) -> ExecResult:
         """Run argv in a container (synchronously, so its exit code is crictl's)."""
         return self.node.run("crictl", "exec", "--sync", container_id, *argv, check=check)

@@ -7,6 +7,7 @@ where static pod manifests live: `static_pod_path()` is what this kubelet was to
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -28,6 +29,7 @@ UNIT = "kubelet"
 DEFAULT_CONFIG_PATH = "/var/lib/kubelet/config.yaml"
 # The kubelet's own defaults (pkg/kubelet/apis/config/v1beta1/defaults.go).
 DEFAULT_FILE_CHECK_FREQUENCY = "20s"
+DEFAULT_SYNC_FREQUENCY = "1m"
 DEFAULT_HEALTHZ_BIND_ADDRESS = "127.0.0.1"
 DEFAULT_HEALTHZ_PORT = 10248
 _HEALTHZ_REQUEST_SECONDS = 5
@@ -131,16 +133,28 @@ class Kubelet:
         return path or None
 
     def file_check_frequency(self) -> float:
-        """Seconds between the kubelet's re-reads of the manifest path (besides inotify).
+        """Seconds between the kubelet's re-reads of the manifest path (besides inotify)."""
+        return self._duration("file-check-frequency", "fileCheckFrequency", DEFAULT_FILE_CHECK_FREQUENCY)
 
-        Zero means unset: the kubelet's defaulting replaces it (kubeadm writes `fileCheckFrequency: 0s`).
-        """
+    def sync_frequency(self) -> float:
+        """Seconds between the kubelet's periodic syncs of each pod (each pod worker re-syncs after
+        this interval plus up to half of it again as jitter)."""
+        return self._duration("sync-frequency", "syncFrequency", DEFAULT_SYNC_FREQUENCY)
+
+    def _duration(self, flag: str, field: str, default: str) -> float:
+        """A duration setting in seconds: the flag, else the config file's field, else the default.
+        Zero means unset: the kubelet's defaulting replaces it (kubeadm writes `fileCheckFrequency: 0s`)."""
         argv = self.command_line()
-        flag = flag_value(argv, "file-check-frequency")
-        value = flag if flag is not None else self._config_at(argv).get("fileCheckFrequency")
-        return parse_go_duration(value or DEFAULT_FILE_CHECK_FREQUENCY) or parse_go_duration(
-            DEFAULT_FILE_CHECK_FREQUENCY
-        )
+        given = flag_value(argv, flag)
+        value = given if given is not None else self._config_at(argv).get(field)
+        return parse_go_duration(value or default) or parse_go_duration(default)
+
+    def read_only_pods(self, port: int) -> list[dict[str, Any]]:
+        """The pods this kubelet itself says it runs: GET /pods on its read-only port, from inside the
+        node (no API server involved; the port must be enabled, see readOnlyPort)."""
+        limit = f"{scaled(_HEALTHZ_REQUEST_SECONDS):g}"
+        answer = self.node.run("curl", "-sf", "--max-time", limit, f"http://127.0.0.1:{port}/pods")
+        return json.loads(answer.stdout)["items"]
 
     def journal(self, since: datetime | str) -> str:
         """The kubelet's journal since a moment (a datetime, or any --since form journalctl takes)."""

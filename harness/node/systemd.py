@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from harness.interrupts import signals_held
 from harness.node.shell import Shell
 from harness.waiting import poll_until
 
@@ -68,6 +70,17 @@ class Service:
             f"running with a MainPID other than {before}",
             timeout,
         )
+
+    @contextmanager
+    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> Iterator[None]:
+        """The unit stopped for the body; started again afterwards, whatever happens."""
+        try:
+            self.stop(timeout)
+            yield
+        finally:
+            with signals_held(f"starting {self.name} on {self.node.name} again"):
+                if not self.node.gone():
+                    self.start(timeout)
 
     def _systemctl(self, verb: str) -> None:
         # --no-block: systemctl only queues the job; the bounded wait below is what decides.

@@ -167,6 +167,11 @@ class Manifest:
             target["image"] = image
         return Manifest(pod)
 
+    def with_container_renamed(self, container: str, new_name: str) -> Manifest:
+        pod = self.to_dict()
+        _find(pod, container)["name"] = new_name
+        return Manifest(pod)
+
     def with_env(self, container: str, **env: str) -> Manifest:
         """Sets plain-value env vars, replacing any of the same name (valueFrom included)."""
         pod = self.to_dict()

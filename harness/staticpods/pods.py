@@ -37,6 +37,9 @@ NODE_TIMEOUT = 120
 RELIST_MARGIN = 5
 # Once the kubelet has logged why it refused a file, this short hold shows it runs nothing from it.
 REFUSED_WINDOW = 5
+# A pod worker re-syncs its pod every syncFrequency plus up to half of it again as jitter
+# (pod_workers.go workerResyncIntervalJitterFactor 0.5): the longest gap between two periodic syncs.
+LONGEST_RESYNC = 1.5
 
 
 @dataclass
@@ -95,7 +98,7 @@ class StaticPod:
 
     def wait_for_running_mirror(self) -> k8s.V1Pod:
         return self.wait_for_mirror(
-            lambda p: p.status.phase == "Running" and _all_ready(p), "Running and Ready"
+            lambda p: p.status.phase == "Running" and containers_ready(p), "Running and Ready"
         )
 
     def wait_up(self) -> tuple[k8s.V1Pod, ContainerStatus]:
@@ -158,7 +161,7 @@ class StaticPod:
 
         def probe() -> ContainerStatus | None:
             running, mirror = self.running_container(), self.mirror()
-            if not (running and mirror and mirror.status.phase == "Running" and _all_ready(mirror)):
+            if not (running and mirror and mirror.status.phase == "Running" and containers_ready(mirror)):
                 return None
             sandboxes = self.node.crictl.pods(name=self.mirror_name, namespace=self.namespace, state="ready")
             if running.pod_sandbox_id not in {s.id for s in sandboxes}:
@@ -200,6 +203,11 @@ class StaticPod:
     def relist_window(self) -> float:
         """Seconds in which the kubelet surely re-lists its manifest path once (inotify aside)."""
         return self.node.kubelet.file_check_frequency() + RELIST_MARGIN
+
+    def resync_window(self, syncs: int = 2) -> float:
+        """Seconds in which the kubelet surely syncs this pod `syncs` times by its periodic resync
+        alone (where a mirror pod that is not what it should be gets replaced)."""
+        return self.node.kubelet.sync_frequency() * LONGEST_RESYNC * syncs
 
     def wait_for_log(self, since: datetime, *fragments: str) -> str:
         """A kubelet journal line since `since` with every fragment, waited for up to one re-list."""
@@ -261,7 +269,7 @@ def event_time(event: k8s.CoreV1Event) -> datetime:
     return event.last_timestamp or event.event_time or event.metadata.creation_timestamp
 
 
-def _all_ready(pod: k8s.V1Pod) -> bool:
+def containers_ready(pod: k8s.V1Pod) -> bool:
     statuses = pod.status.container_statuses or []
     return bool(statuses) and all(s.ready for s in statuses)
 

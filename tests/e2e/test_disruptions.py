@@ -7,12 +7,17 @@ mirror_pod_grace_period_test.go (the runtime down and back); pkg/kubelet/config/
 listing when the kubelet starts).
 """
 
+from datetime import UTC, datetime
+
 import pytest
 
-from harness.staticpods.control_plane import api_server_stopped
+from harness.staticpods.control_plane import api_server_ready, api_server_stopped
+from harness.waiting import poll_until
 
 # The kubelet is stopped, so nothing can change: a short hold shows no mirror pod appears.
 KUBELET_STOPPED_WINDOW = 10
+READ_ONLY_PORT = 10255  # the kubelet's conventional read-only port, as upstream's standalone tests read
+KUBELET_POD_TIMEOUT = 120
 
 
 @pytest.mark.disruptive
@@ -66,12 +71,74 @@ def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is
     _, container = running.wait_up()
 
     with api_server_stopped(cluster):
+        assert_api_server_gone(cluster)
         placed = static_pods.place(static_pods.manifest())
         placed.wait_running()
         running.assert_container_kept(container)
+    api_back = datetime.now(UTC)
 
-    placed.wait_for_running_mirror()
+    mirror = placed.wait_for_running_mirror()
+    assert mirror.metadata.creation_timestamp >= api_back.replace(microsecond=0)  # none during the outage
     running.wait_for_running_mirror()
+
+
+@pytest.mark.disruptive
+def test_kubelet_restarted_without_api_server_applies_a_replaced_manifest_before_the_api_server_is_back(
+    static_pods, cluster, record_observation
+):
+    """k/k #105543, #116880, #109596 (with the API source not ready after a restart, deletions wait:
+    "skipping delete because sources aren't ready yet"); file.go (the first listing at start)."""
+    pod = static_pods.place(static_pods.manifest(), node=cluster.control_plane)
+    old_mirror, old = pod.wait_up()
+
+    with api_server_stopped(cluster):
+        with pod.node.kubelet.stopped():
+            pod.rewrite(pod.manifest.with_labels(version="2"))
+        new = pod.wait_running(other_than=old)
+        old_still_runs = pod.node.crictl.containers(state="running", name="app", pod=old.pod_sandbox_id) != []
+
+    assert pod.wait_for_new_mirror(old_mirror.metadata.uid).metadata.labels["version"] == "2"
+    pod.assert_container_kept(new)
+    assert pod.node.crictl.containers(state="running", pod=old.pod_sandbox_id) == []
+    record_observation(
+        "the old pod kept running until the API server was back"
+        if old_still_runs
+        else "the old pod stopped at once"
+    )
+
+
+@pytest.mark.disruptive
+def test_kubelet_lists_its_static_pods_on_its_own_pods_endpoint_while_the_api_server_is_down(
+    reconfigure_kubelet, static_pods, cluster
+):
+    """standalone_test.go "the pod should be running" (read from the kubelet's read-only /pods endpoint);
+    kubelet-config readOnlyPort (off by default, turned on here)."""
+    node = cluster.control_plane
+    reconfigure_kubelet(node, readOnlyPort=READ_ONLY_PORT)
+
+    with api_server_stopped(cluster):
+        pod = static_pods.place(static_pods.manifest(), node=node)
+        listed = poll_until(
+            lambda: _running_in(node.kubelet.read_only_pods(READ_ONLY_PORT), pod.mirror_name),
+            timeout=KUBELET_POD_TIMEOUT,
+            expected=f"{pod.mirror_name} Running and Ready on the kubelet's /pods",
+        )
+
+    assert listed["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
+
+
+def assert_api_server_gone(cluster) -> None:
+    """No kube-apiserver container runs on the control plane, and its port refuses or fails requests."""
+    assert cluster.control_plane.crictl.containers(state="running", name="kube-apiserver") == []
+    assert not api_server_ready(cluster.api)
+
+
+def _running_in(pods: list[dict], name: str) -> dict | None:
+    for pod in pods:
+        conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+        if pod["metadata"]["name"] == name and pod["status"].get("phase") == "Running":
+            return pod if conditions.get("Ready") == "True" else None
+    return None
 
 
 @pytest.mark.disruptive

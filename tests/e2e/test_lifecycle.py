@@ -10,14 +10,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
+from harness.staticpods.pods import containers_ready
 from harness.waiting import hold_for, watch_until
 
 GRACE = 5  # seconds
+STAYS_RUNNING = 30  # seconds, as upstream's "mirror pod should stay running"
 EVENT_TIMEOUT = 60
 
 
 def restarted(pod) -> bool:
     return any(status.restart_count >= 1 for status in pod.status.container_statuses or [])
+
+
+def _restart_counts(pod) -> list[int]:
+    return [s.restart_count for s in pod.status.container_statuses or []]
 
 
 @pytest.mark.claim("S3", "confirmed")
@@ -109,6 +115,47 @@ def test_removed_manifest_stops_the_pod_and_its_mirror_and_putting_it_back_runs_
     pod.rewrite(pod.manifest)
     pod.wait_running(other_than=old)
     pod.wait_for_running_mirror()
+
+
+def test_manifest_removed_and_put_back_at_once_runs_again_with_restart_count_1_and_stays_running(
+    static_pods,
+):
+    """mirror_pod_test.go "should successfully recreate when file is removed and recreated" (the same
+    content is the same pod UID: its container restarts once); k/k #104648, #107733."""
+    pod = static_pods.place(static_pods.manifest())
+    mirror, _ = pod.wait_up()
+
+    pod.remove_file()
+    pod.rewrite(pod.manifest)
+
+    again = pod.wait_for_mirror(
+        lambda m: m.status.phase == "Running" and restarted(m) and containers_ready(m),
+        "Running, Ready, restarted once",
+    )
+    assert (again.metadata.uid, _restart_counts(again)) == (mirror.metadata.uid, [1])
+    hold_for(
+        lambda: (pod.mirror().status.phase, _restart_counts(pod.mirror())),
+        window=STAYS_RUNNING,
+        unchanged_from=("Running", [1]),
+        expected="the mirror Running with restartCount 1",
+    )
+
+
+def test_host_network_pod_whose_container_is_renamed_is_replaced_and_becomes_ready(static_pods):
+    """standalone_test.go "the pod with the port on host network should be running and can be upgraded when
+    the container name changes" (the old pod must free its host port for the new one)."""
+    pod = static_pods.place(static_pods.manifest("upgrade-hostnetwork", prefix="hostnet"))
+    old, _ = pod.wait_up()
+
+    pod.rewrite(pod.manifest.with_container_renamed("app", "upgraded"))
+
+    new = pod.wait_for_mirror(
+        lambda m: m.metadata.uid != old.metadata.uid and m.status.phase == "Running" and containers_ready(m),
+        "recreated, Running and Ready",
+    )
+    assert [c.name for c in new.spec.containers] == ["upgraded"]
+    pod.wait_running("upgraded")
+    assert pod.running_container("app") is None
 
 
 def test_container_that_exits_is_restarted_by_the_kubelet(static_pods):

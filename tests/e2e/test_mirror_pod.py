@@ -6,11 +6,27 @@ controlled from there"); pkg/kubelet/config/common.go (name, namespace, annotati
 test/e2e_node/mirror_pod_test.go (what upstream checks on every mirror).
 """
 
+from datetime import UTC, datetime
+
 import pytest
+from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION as MIRROR
 from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION as SOURCE
+from harness.versions import KubeVersion
+from harness.waiting import watch_until
+
+# A kubelet syncFrequency short enough to see several periodic syncs in a test (default 1m).
+SYNC_FREQUENCY = "10s"
+# Seconds after the kubelet's own bound (one periodic sync) in which the mirror is still on time:
+# the kubelet's API calls and the watch that sees the new mirror.
+SYNC_MARGIN = 5
+HTTP_UNPROCESSABLE = 422
+ENDPOINTS_TIMEOUT = 60
+# The API server sets metadata.generation on pods from here (KEP-5067, PodObservedGenerationTracking).
+FIRST_MINOR_WITH_POD_GENERATION = 34
 
 
 @pytest.mark.claim("S6", "confirmed")
@@ -30,31 +46,102 @@ def test_mirror_pod_is_named_after_the_node_and_marks_its_file_source(static_pod
     assert annotations[MIRROR] == annotations[HASH]
 
 
+@pytest.mark.disruptive  # the kubelet is restarted with a shorter syncFrequency
 @pytest.mark.claim("S14", "confirmed")
 @pytest.mark.parametrize("force", [False, True], ids=["graceful", "forced"])
-def test_deleted_mirror_pod_comes_back_while_the_container_keeps_running(static_pods, cluster, force):
+def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_container_keeps_running(
+    reconfigure_kubelet, static_pods, cluster, force, record_property
+):
     """S14; docs: `kubectl delete` of the mirror does not remove the static pod;
-    mirror_pod_test.go "should be recreated when mirror pod gracefully/forcibly deleted"."""
-    pod = static_pods.place(static_pods.manifest())
+    mirror_pod_test.go "should be recreated when mirror pod gracefully deleted" /
+    "should be recreated when mirror pod forcibly deleted";
+    pod_workers.go (each pod re-synced every syncFrequency, with up to 50 % jitter)."""
+    node = static_pods.default_node()
+    reconfigure_kubelet(node, syncFrequency=SYNC_FREQUENCY)
+    pod = static_pods.place(static_pods.manifest(), node=node)
     old, container = pod.wait_up()
+    deleted_at = datetime.now(UTC)
 
     cluster.core.delete_namespaced_pod(
         old.metadata.name, old.metadata.namespace, grace_period_seconds=0 if force else None
     )
 
     pod.wait_for_new_mirror(old.metadata.uid)
+    back_after = (datetime.now(UTC) - deleted_at).total_seconds()
     pod.assert_container_kept(container)
+    record_property("mirror_back_seconds", round(back_after, 1))
+    assert back_after <= pod.resync_window(syncs=1) + SYNC_MARGIN
 
 
-@pytest.mark.disruptive
-@pytest.mark.claim("S9", "confirmed")
-def test_kubelet_restart_leaves_the_container_running(static_pods):
-    """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status"
-    (upstream's newer form of this check; not in v1.34.4's file)."""
+def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, cluster):
+    """docs (static pods do not support ephemeral containers); pkg/apis/core/validation
+    ValidatePodEphemeralContainersUpdate ("static pods do not support ephemeral containers", k/k #113935)."""
     pod = static_pods.place(static_pods.manifest())
-    _, container = pod.wait_up()
+    mirror = pod.wait_for_running_mirror()
+    debugger = {"name": "debugger", "image": static_pods.image, "targetContainerName": "app"}
 
-    pod.node.kubelet.restart()
+    with pytest.raises(ApiException) as refused:
+        cluster.core.patch_namespaced_pod_ephemeralcontainers(
+            mirror.metadata.name, mirror.metadata.namespace, {"spec": {"ephemeralContainers": [debugger]}}
+        )
 
-    pod.wait_for_running_mirror()
-    pod.assert_container_kept(container)
+    assert refused.value.status == HTTP_UNPROCESSABLE
+    assert "static pods do not support ephemeral containers" in refused.value.body
+    assert pod.mirror().spec.ephemeral_containers is None
+
+
+def test_labels_from_the_manifest_select_the_mirror_for_queries_and_services(
+    namespaces, static_pods, cluster
+):
+    """docs (labels propagate to the mirror); the EndpointSlice controller selects pods by labels, mirrors
+    included (discovery.k8s.io/v1; no kube-proxy needed to see the endpoint)."""
+    namespace = namespaces.create()
+    manifest = static_pods.manifest().with_namespace(namespace)
+    pod = static_pods.place(manifest.with_labels(selected=manifest.name))
+    mirror = pod.wait_for_running_mirror()
+
+    selected = cluster.core.list_namespaced_pod(namespace, label_selector=f"selected={manifest.name}")
+    cluster.core.create_namespaced_service(namespace, _service("selects-mirror", {"selected": manifest.name}))
+
+    assert [p.metadata.name for p in selected.items] == [pod.mirror_name]
+    endpoint = watch_until(
+        k8s.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice,
+        lambda s: s is not None and any(_targets(e, pod.mirror_name) for e in s.endpoints or []),
+        timeout=ENDPOINTS_TIMEOUT,
+        expected=f"an EndpointSlice of service selects-mirror with a ready endpoint for {pod.mirror_name}",
+        namespace=namespace,
+        label_selector="kubernetes.io/service-name=selects-mirror",
+    )
+    assert mirror.status.pod_ip in {a for e in endpoint.endpoints for a in e.addresses}
+
+
+@pytest.mark.parametrize("update", ["activeDeadlineSeconds", "image"])
+def test_updated_static_pod_gets_a_new_mirror_whose_generation_stays_1(
+    static_pods, cluster, update, record_observation
+):
+    """mirror_pod_test.go "mirror pod: update activeDeadlineSeconds" / "mirror pod: update container image"
+    (MirrorPod (Pod Generation): generation stays 1, observedGeneration stays empty)."""
+    pod = static_pods.place(static_pods.manifest())
+    old = pod.wait_for_running_mirror()
+
+    if update == "image":
+        pod.rewrite(pod.manifest.with_image(f"docker.io/{static_pods.image}"))
+    else:
+        pod.rewrite(pod.manifest.with_spec(activeDeadlineSeconds=3000))
+
+    new = pod.wait_for_new_mirror(old.metadata.uid)
+    generations = (new.metadata.generation, new.status.observed_generation)
+    if KubeVersion.parse(cluster.server_version()).minor >= FIRST_MINOR_WITH_POD_GENERATION:
+        assert generations == (1, None)
+    record_observation(f"generation {generations[0]}, observedGeneration {generations[1]}")
+
+
+def _service(name: str, selector: dict[str, str]) -> k8s.V1Service:
+    port = k8s.V1ServicePort(port=80, target_port=8080)
+    return k8s.V1Service(
+        metadata=k8s.V1ObjectMeta(name=name), spec=k8s.V1ServiceSpec(selector=selector, ports=[port])
+    )
+
+
+def _targets(endpoint, pod_name: str) -> bool:
+    return bool(endpoint.target_ref and endpoint.target_ref.name == pod_name and endpoint.conditions.ready)

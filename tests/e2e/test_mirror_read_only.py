@@ -19,7 +19,8 @@ from harness.staticpods.manifest import (
 )
 
 HTTP_UNPROCESSABLE = 422
-EDIT_WINDOW = 15
+# A kubelet syncFrequency short enough for a hold through two periodic syncs (default 1m).
+SYNC_FREQUENCY = "10s"
 
 
 @pytest.mark.claim("S7", "confirmed")
@@ -95,9 +96,15 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
     "The mirror pod is not read-only: the API server accepts edits of its labels "
     "and spec (they change nothing on the node); only its config.mirror annotation is protected.",
 )
-def test_edited_mirror_is_kept_as_edited_and_the_running_pod_is_unchanged(static_pods, cluster):
-    """S8, S14, S6; kubelet.go tryReconcileMirrorPods; pod_manager.go IsMirrorPodOf (only the hash counts)."""
-    pod = static_pods.place(static_pods.manifest())
+@pytest.mark.disruptive  # the kubelet is restarted with a shorter syncFrequency
+def test_edited_mirror_is_kept_as_edited_through_two_periodic_syncs_and_the_running_pod_is_unchanged(
+    reconfigure_kubelet, static_pods, cluster
+):
+    """S8, S14, S6; kubelet.go SyncPod / tryReconcileMirrorPods (run on every periodic sync); pod_manager.go
+    IsMirrorPodOf (only the config.mirror hash counts)."""
+    node = static_pods.default_node()
+    reconfigure_kubelet(node, syncFrequency=SYNC_FREQUENCY)
+    pod = static_pods.place(static_pods.manifest(), node=node)
     mirror, container = pod.wait_up()
 
     edit = {
@@ -106,7 +113,7 @@ def test_edited_mirror_is_kept_as_edited_and_the_running_pod_is_unchanged(static
     }
     cluster.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, edit)
 
-    pod.assert_container_kept(container, window=EDIT_WINDOW)
+    pod.assert_container_kept(container, window=pod.resync_window(syncs=2))
     now = pod.mirror()
     assert (now.metadata.uid, now.metadata.labels["edited"]) == (mirror.metadata.uid, "by-hand")
     assert now.spec.containers[0].image == "example.com/edited:1"

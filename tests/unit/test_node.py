@@ -316,9 +316,19 @@ def test_unset_static_pod_path_is_none_and_frequency_defaults_to_20s() -> None:
 
 
 def test_a_zero_file_check_frequency_means_the_kubelets_default() -> None:
-    kubeadms = "kind: KubeletConfiguration\nfileCheckFrequency: 0s\n"
+    kubeadms = "kind: KubeletConfiguration\nfileCheckFrequency: 0s\nsyncFrequency: 0s\n"
     node, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": kubeadms})
     assert node.kubelet.file_check_frequency() == 20.0
+    assert node.kubelet.sync_frequency() == 60.0
+
+
+def test_sync_frequency_comes_from_the_flag_before_the_file() -> None:
+    config = "kind: KubeletConfiguration\nsyncFrequency: 10s\n"
+    from_file, _, _ = kubelet_node(["/usr/bin/kubelet", "--config=/srv/k.yaml"], {"/srv/k.yaml": config})
+    flagged, _, _ = kubelet_node(
+        ["/usr/bin/kubelet", "--config=/srv/k.yaml", "--sync-frequency=30s"], {"/srv/k.yaml": config}
+    )
+    assert (from_file.kubelet.sync_frequency(), flagged.kubelet.sync_frequency()) == (10.0, 30.0)
 
 
 def test_a_stopped_kubelet_falls_back_to_kubeadms_config_path() -> None:
