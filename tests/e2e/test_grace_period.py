@@ -21,9 +21,12 @@ GRACE = 20  # seconds, as upstream's createStaticPodWithGracePeriod
 # within the grace period (upstream holds 19 s of 20).
 HOLD_MARGIN = 1
 REWRITES = 300  # upstream's count
-# mirror_pod_grace_period_test.go: once the runtime is back, "about 30s" (20 s grace, syncs,
-# housekeeping, runtime detection), checked by upstream at 33 s.
-MIRROR_GONE_AFTER_RUNTIME_BACK = 33
+# mirror_pod_grace_period_test.go: once the runtime answers again, "about 30s" (20 s grace, syncs,
+# housekeeping, runtime detection), checked by upstream at 33 s. Its estimate leaves out that the
+# pod worker whose sync failed while the runtime was down retries only after its backoff
+# (pod_workers.go: backOffPeriod 10 s, up to 50 % jitter); measured here: 42 s.
+UPSTREAM_ESTIMATE = 33
+WORKER_BACKOFF = 15
 METRICS_TIMEOUT = 60
 HEALTHZ_PROBE = ("/testapp", "probe", "http://127.0.0.1:8080/healthz")
 PROBE_FAILS_TIMEOUT = 5
@@ -107,7 +110,9 @@ def test_manifest_rewritten_300_times_during_the_grace_period_ends_on_the_last_s
 
 
 @pytest.mark.disruptive
-def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_is_back(static_pods):
+def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_is_back(
+    static_pods, record_property
+):
     """mirror_pod_grace_period_test.go "MirrorPodWithGracePeriod when create a mirror pod and the container
     runtime is temporarily down during pod termination the mirror pod should terminate successfully";
     k/k #113091; the kubelet's metrics agree."""
@@ -127,10 +132,12 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
             expected="the same mirror pod, Running, while the runtime is down",
         )
         assert metrics().static_workers("orphan", "terminating") == 1
-    runtime_back = datetime.now(UTC)
+    runtime_back = _wait_runtime_answers(pod.node)
 
     pod.wait_for_mirror_gone()
-    assert (datetime.now(UTC) - runtime_back).total_seconds() <= MIRROR_GONE_AFTER_RUNTIME_BACK
+    gone_after = (datetime.now(UTC) - runtime_back).total_seconds()
+    record_property("mirror_gone_after_runtime_back_seconds", round(gone_after, 1))
+    assert gone_after <= UPSTREAM_ESTIMATE + WORKER_BACKOFF
     after = _wait_metrics(metrics, lambda m: m.static_workers("orphan", "terminating") == 0)
     assert terminating.mirror_pods == before.mirror_pods
     assert after.mirror_pods == before.mirror_pods - 1
@@ -139,6 +146,16 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
 def _assert_runtime_down(node) -> None:
     with pytest.raises(NodeCommandError):
         node.crictl.pods()
+
+
+def _wait_runtime_answers(node) -> datetime:
+    poll_until(
+        node.crictl.pods,
+        timeout=METRICS_TIMEOUT,
+        expected="the runtime answering crictl",
+        retry_on=(NodeCommandError,),
+    )
+    return datetime.now(UTC)
 
 
 def _wait_metrics(read, condition) -> KubeletMetrics:

@@ -11,11 +11,13 @@ import pytest
 
 from harness.upgrade.observe import ReadyWatch
 from harness.versions import KubeVersion
+from harness.waiting import hold_for
 
 # After the new kubelet answers healthz, how long its first status updates are watched for
 # (upstream watches 5 s more; the probes here run every 2 s).
 STATUS_SETTLE = 10
 FIRST_MINOR_KEEPING_READY = 35  # KEP-4781: ChangeContainerStatusOnKubeletRestart off by default
+FIRST_MINOR_REBUILDING_INIT_STATUS = 36  # k/k PR #131317
 
 
 def kubelet_minor(cluster, node) -> int:
@@ -29,7 +31,7 @@ def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_befo
 ):
     """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status" (1.35+);
     KEP-4781 for earlier kubelets (Ready False, then True again once the readiness probe passes)."""
-    manifest = static_pods.manifest("upgrade-probes", prefix="restart")
+    manifest = static_pods.manifest("startup-probes")
     pod = static_pods.place(manifest.with_labels(app=manifest.name))
     _, container = pod.wait_up()
     watch = ReadyWatch(cluster.kubeconfig, pod.namespace, f"app={manifest.name}")
@@ -52,44 +54,73 @@ def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_befo
 
 
 @pytest.mark.disruptive
-def test_init_container_removed_before_a_kubelet_restart_runs_again_and_completes(static_pods):
-    """static_pod_test.go "StaticPod when the static pod has init container should be ready after init
-    container is removed and kubelet restarts"."""
+def test_init_container_removed_before_a_kubelet_restart_leaves_the_mirror_in_init_before_1_36(
+    static_pods, cluster, record_observation
+):
+    """k/k #108537 (a static pod's status is rebuilt from the runtime alone: with its completed init
+    container gone, the mirror says Init:0/1 for good while the app runs on), fixed in 1.36 by PR #131317,
+    which added static_pod_test.go "StaticPod when the static pod has init container should be ready
+    after init container is removed and kubelet restarts"."""
     pod = static_pods.place(static_pods.manifest("upgrade-init", prefix="init"))
-    before = pod.wait_for_mirror(_init_terminated, "with its init container terminated")
+    before = pod.wait_for_mirror(_init_completed, "with its init container Completed")
+    _, app = pod.wait_up()
 
     pod.node.crictl.remove(_container_id(before.status.init_container_statuses[0]))
     pod.node.kubelet.restart()
 
-    after = pod.wait_for_mirror(
-        lambda m: m.status.start_time != before.status.start_time and _init_terminated(m),
-        "with a new start time and its init container terminated",
-    )
-    terminated = after.status.init_container_statuses[0].state.terminated
-    assert (terminated.reason, terminated.exit_code) == ("Completed", 0)
-    pod.wait_for_running_mirror()
+    if kubelet_minor(cluster, pod.node) >= FIRST_MINOR_REBUILDING_INIT_STATUS:
+        pod.wait_for_mirror(_init_completed, "with its init container Completed again")
+        pod.wait_for_running_mirror()
+        record_observation("the init container counts as Completed; the pod is Running")
+    else:
+        pod.wait_for_mirror(_stuck_in_init, "Pending with its init container waiting (PodInitializing)")
+        hold_for(
+            lambda: _stuck_in_init(pod.mirror()),
+            window=pod.resync_window(syncs=1),
+            unchanged_from=True,
+            expected="the mirror still Pending in Init through a periodic sync",
+        )
+        pod.assert_container_kept(app)
+        record_observation("the mirror stays Pending in Init:0/1 while the app container runs")
 
 
 @pytest.mark.disruptive
-def test_sidecar_removed_while_the_kubelet_is_stopped_runs_again(static_pods):
+def test_sidecar_removed_while_the_kubelet_is_stopped_runs_again(static_pods, record_observation):
     """static_pod_test.go "StaticPod when the static pod has sidecar container should be ready after
     sidecar container is removed and kubelet restarts" (a restartable init container)."""
     pod = static_pods.place(static_pods.manifest("upgrade-sidecar", prefix="sidecar"))
     before = pod.wait_for_mirror(_sidecar_running, "with its sidecar running")
+    sidecar, app = pod.wait_running("sidecar"), pod.wait_running("app")
 
     with pod.node.kubelet.stopped():
-        pod.node.crictl.remove(_container_id(before.status.init_container_statuses[0]))
+        pod.node.crictl.remove(sidecar.id)
 
-    pod.wait_for_mirror(
-        lambda m: m.status.start_time != before.status.start_time and _sidecar_running(m),
-        "with a new start time and its sidecar running",
+    pod.wait_running("sidecar", other_than=sidecar)
+    after = pod.wait_for_mirror(
+        lambda m: (
+            _sidecar_running(m) and not m.status.init_container_statuses[0].container_id.endswith(sidecar.id)
+        ),
+        "with its new sidecar running",
     )
-    assert pod.wait_running("sidecar")
+    pod.assert_container_kept(app)
+    new_start = after.status.start_time != before.status.start_time
+    record_observation("the pod got a new start time" if new_start else "the pod kept its start time")
 
 
-def _init_terminated(mirror) -> bool:
+def _init_completed(mirror) -> bool:
     statuses = mirror.status.init_container_statuses or []
-    return bool(statuses) and statuses[0].state.terminated is not None and bool(statuses[0].container_id)
+    terminated = statuses[0].state.terminated if statuses else None
+    return terminated is not None and (terminated.reason, terminated.exit_code) == ("Completed", 0)
+
+
+def _stuck_in_init(mirror) -> bool:
+    waiting = (mirror.status.init_container_statuses or [None])[0]
+    return (
+        mirror.status.phase == "Pending"
+        and waiting is not None
+        and waiting.state.waiting is not None
+        and waiting.state.waiting.reason == "PodInitializing"
+    )
 
 
 def _sidecar_running(mirror) -> bool:
