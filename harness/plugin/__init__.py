@@ -24,13 +24,41 @@ from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
 from harness.plugin import diagnostics
-from harness.plugin.fixtures import FAILED, PODS, RESULTS, kind_config_of, run_settings, uses_clusters
+from harness.plugin.fixtures import (
+    FAILED,
+    PODS,
+    RESULTS,
+    kind_cluster_ready,
+    kind_cluster_session,
+    kind_config_of,
+    record_observation,
+    run_settings,
+    static_pod_provisioner,
+    static_pod_settings,
+    static_pod_test_image,
+    static_pods,
+    uses_clusters,
+)
 from harness.plugin.options import PYTEST_KIND_DEFAULT_NAME, Settings
 from harness.plugin.results import RunResults
+from harness.plugin.workloads import kubelet_reconfigured, node_dirs, test_daemonsets, test_namespaces
 from harness.reports.claims import claim_properties
 from harness.versions import DEFAULT_K8S_VERSION
 
-pytest_plugins = ["harness.plugin.fixtures", "harness.plugin.workloads"]
+# The fixtures pytest finds on this module, the plugin.
+__all__ = [
+    "kind_cluster_ready",
+    "kind_cluster_session",
+    "kubelet_reconfigured",
+    "node_dirs",
+    "record_observation",
+    "static_pod_provisioner",
+    "static_pod_settings",
+    "static_pod_test_image",
+    "static_pods",
+    "test_daemonsets",
+    "test_namespaces",
+]
 
 PYTEST_KIND = "pytest-kind"
 MARKERS = (

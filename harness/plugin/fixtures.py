@@ -68,7 +68,8 @@ def static_pod_settings(pytestconfig: pytest.Config) -> Settings:
     try:
         return run_settings(pytestconfig)
     except HarnessError as exc:  # asked for through request.getfixturevalue, past collection's check
-        pytest.fail(str(exc), pytrace=False)
+        failure = str(exc)
+    pytest.fail(failure, pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +91,11 @@ def static_pod_provisioner(
     try:
         client = docker_client()
     except HarnessError as exc:
-        _no_cluster(settings, exc)
+        failure = exc
+    else:
+        failure = None
+    if failure is not None:  # outside the except block: one line, not a chain of two exceptions
+        _no_cluster(settings, failure)
     made = Provisioner(request, client, failed=lambda: pytestconfig.stash[FAILED])
     handle_interrupts()
     on_interrupt(made.abort)
@@ -110,8 +115,10 @@ def _ready(config: pytest.Config, provisioner: Provisioner, kind_config: Path) -
         with progress_shown(config):
             return provisioner.ready_cluster(kind_config)
     except HarnessError as exc:
-        config.stash[RESULTS].cluster_failures.append(str(exc))
-        _no_cluster(config.stash[SETTINGS], exc)
+        failure = exc
+    # Outside the except block: the test shows one line, not a chain of two exceptions.
+    config.stash[RESULTS].cluster_failures.append(str(failure))
+    _no_cluster(config.stash[SETTINGS], failure)
 
 
 @pytest.fixture(scope="session")
