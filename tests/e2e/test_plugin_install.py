@@ -36,7 +36,7 @@ def run(*command: str | Path, cwd: Path, timeout: float) -> subprocess.Completed
 def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_cluster(
     tmp_path, kind_cluster_ready, static_pod_settings, static_pod_test_image, pytestconfig
 ):
-    started, settings = time.monotonic(), static_pod_settings
+    started, options = time.monotonic(), static_pod_settings
     run(
         sys.executable,
         "-m",
@@ -61,7 +61,7 @@ def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_clus
     (project / "deploy").mkdir(parents=True)
     (project / "test_agent.py").write_text(test)
     (project / "deploy/agent.yaml").write_text(manifest)
-    clusters = Kind(settings.kind_bin).clusters()
+    clusters = Kind(options.kind_bin).clusters()
     result = run(
         venv / "bin/python",
         "-m",
@@ -70,8 +70,8 @@ def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_clus
         "no:cacheprovider",
         "-v",
         f"--reuse-cluster={kind_cluster_ready.name}",
-        f"--kind-config={settings.kind_config}",
-        f"--kind-bin={settings.kind_bin}",
+        f"--kind-config={options.kind_config}",
+        f"--kind-bin={options.kind_bin}",
         f"--test-image={static_pod_test_image}",
         f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
         f"--artifacts-dir={tmp_path / 'artifacts'}",
@@ -85,7 +85,7 @@ def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_clus
             venv / "bin/python", "-c", "import harness; print(harness.__file__)", cwd=project, timeout=60
         ).stdout
     )
-    assert Kind(settings.kind_bin).clusters() == clusters  # reused, not a second one
+    assert Kind(options.kind_bin).clusters() == clusters  # reused, not a second one
 
     inert = run(
         venv / "bin/python",
