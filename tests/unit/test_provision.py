@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -132,8 +133,9 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, cache: Path) -> World:
+def world(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> World:
     world = World()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the run's kubeconfig directories
     for name in (
         "create_cluster",
         "reuse_cluster",
