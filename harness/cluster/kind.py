@@ -30,13 +30,15 @@ class Kind:
         """One line saying what to do when the kind binary is missing."""
         if not (self.binary.is_file() and os.access(self.binary, os.X_OK)):
             raise HarnessError(
-                f"kind is not at {self.binary}: run `make host-setup`, or pass --kind-bin PATH"
+                f"no kind binary at {self.binary}: pass --kind-bin PATH, put kind on PATH, "
+                "or run `make host-setup` in a checkout of static-pod-harness"
             )
 
     def clusters(self) -> list[str]:
         return self._run("get", "clusters").split()
 
     def export_kubeconfig(self, name: str, path: Path) -> None:
+        path.touch(0o600)  # an admin credential: never readable by others, not even for a moment
         self._run("export", "kubeconfig", "--name", name, "--kubeconfig", str(path))
         path.chmod(0o600)
 

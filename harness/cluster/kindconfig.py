@@ -53,6 +53,11 @@ def load(path: Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise HarnessError(f"kind config {path} does not parse{where}: {problem}") from None
+    except FileNotFoundError:
+        shipped = ", ".join(sorted(p.stem for p in KIND_CONFIGS.glob("*.yaml")))
+        raise HarnessError(
+            f"kind config {path} does not exist: give a path, or one of {shipped} ({KIND_CONFIGS})"
+        ) from None
     except OSError as exc:
         raise HarnessError(f"cannot read kind config {path}: {exc.strerror}") from None
     if (
@@ -61,6 +66,14 @@ def load(path: Path) -> dict[str, Any]:
         or "kind.x-k8s.io" not in str(config.get("apiVersion", ""))
     ):
         raise HarnessError(f"{path} is not a kind config (kind: Cluster, apiVersion: kind.x-k8s.io/v1alpha4)")
+    nodes = config.get("nodes") or [{}]
+    if not isinstance(nodes, list) or not all(isinstance(node, dict) for node in nodes):
+        raise HarnessError(f"kind config {path}: nodes must be a list of nodes (- role: control-plane)")
+    # kind's default role is control-plane (SetDefaultsNode in pkg/apis/config/v1alpha4).
+    if not any(node.get("role", "control-plane") == "control-plane" for node in nodes):
+        raise HarnessError(
+            f"kind config {path} has no control-plane node: add `- role: control-plane` under nodes"
+        )
     return config
 
 

@@ -21,6 +21,7 @@ from harness.cluster import cni, kindconfig
 from harness.cluster.cluster import Cluster
 from harness.cluster.kind import Kind
 from harness.errors import HarnessError
+from harness.heartbeat import heartbeat
 from harness.interrupts import signals_held
 from harness.waiting import watch_until
 
@@ -40,27 +41,30 @@ def create_cluster(
     name: str,
     image: str,
     config: dict[str, Any],
-    work_dir: Path,
+    config_file: Path,
+    kubeconfig: Path,
     client: docker.DockerClient,
     *,
     offline_image: bool,
 ) -> Cluster:
-    """A new cluster, its nodes Ready; on any failure (or interrupt) on the way it is deleted again."""
+    """A new cluster, its nodes Ready; on any failure (or interrupt) on the way it is deleted again.
+
+    The kind config it is made from is written to `config_file`; its admin kubeconfig (mode 0600)
+    to `kubeconfig`, which deleting the cluster removes."""
     refuse_taken(kind, name)
-    work_dir.mkdir(parents=True, exist_ok=True)
-    config_file = work_dir / "kind-config.yaml"
+    config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     cluster = Cluster(
         name,
-        kind.handle(name, work_dir / "kubeconfig", image),
+        kind.handle(name, kubeconfig, image),
         client,
         image,
         made_network=_kind_network(client) is None,
     )
     try:
-        log(f"creating {name} with {image}")
         try:
-            cluster.kind.create(config_file)
+            with heartbeat(f"creating cluster {name} with {image}", log):
+                cluster.kind.create(config_file)
         except subprocess.CalledProcessError as exc:
             raise HarnessError(
                 f"kind create cluster {name} failed (exit {exc.returncode}); see its output above"
@@ -86,12 +90,10 @@ def refuse_taken(kind: Kind, name: str) -> None:
         )
 
 
-def reuse_cluster(kind: Kind, name: str, work_dir: Path, client: docker.DockerClient) -> Cluster:
-    """An existing cluster the run uses and never deletes."""
+def reuse_cluster(kind: Kind, name: str, kubeconfig: Path, client: docker.DockerClient) -> Cluster:
+    """An existing cluster the run uses and never deletes; its kubeconfig is exported to `kubeconfig`."""
     if name not in kind.clusters():
         raise HarnessError(f"--reuse-cluster {name}: no such kind cluster (`kind get clusters` lists them)")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    kubeconfig = work_dir / "kubeconfig"
     kind.export_kubeconfig(name, kubeconfig)
     cluster = Cluster(name, kind.handle(name, kubeconfig, None), client, None)
     cluster.image = cluster.node_image()

@@ -1,15 +1,20 @@
 """The pytest plugin: options, markers, hooks and fixtures, as thin wiring over the layers.
 
-Registered through the pytest11 entry point. pytest-kind provides the cluster options it
-already has (--cluster-name, --keep-cluster, --kind-bin, --kind-image); the rest are added
-here. Fixtures live in harness.plugin.fixtures; claims and the run's versions are recorded
-as junit user_properties of each test, so that they reach junit.xml and survive xdist.
+Registered through the pytest11 entry point, so it loads in every pytest run of an environment
+it is installed in; it stays inert there. Options and markers are registered, and claim
+markers checked; nothing else happens (no option checked, no signal handler, no test moved)
+unless a collected test uses one of its cluster fixtures, and then only those tests are
+grouped and reordered.
+
+pytest-kind provides the cluster options it already has (--cluster-name, --keep-cluster,
+--kind-bin, --kind-image); with `-p no:pytest-kind` they are added here instead. Fixtures live
+in harness.plugin.fixtures and harness.plugin.workloads; claims and the run's versions are
+recorded as junit user_properties of each test, so that they reach junit.xml and survive xdist.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,30 +23,44 @@ import pytest
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
-from harness.paths import DEFAULT_KIND_BIN
 from harness.plugin import diagnostics
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
     RESULTS,
-    SETTINGS,
-    cluster,
+    kind_cluster_ready,
+    kind_cluster_session,
     kind_config_of,
-    provisioner,
     record_observation,
-    settings,
+    run_settings,
+    static_pod_provisioner,
+    static_pod_settings,
+    static_pod_test_image,
     static_pods,
-    test_image,
+    uses_clusters,
 )
-from harness.plugin.options import DEFAULT_CLUSTER_NAME, Settings
+from harness.plugin.options import PYTEST_KIND_DEFAULT_NAME, Settings
 from harness.plugin.results import RunResults
+from harness.plugin.workloads import kubelet_reconfigured, node_dirs, test_daemonsets, test_namespaces
 from harness.reports.claims import claim_properties
-from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
-from harness.waiting import set_timeout_scale
+from harness.versions import DEFAULT_K8S_VERSION
 
-__all__ = ["cluster", "provisioner", "record_observation", "settings", "static_pods", "test_image"]
+# The fixtures pytest finds on this module, the plugin.
+__all__ = [
+    "kind_cluster_ready",
+    "kind_cluster_session",
+    "kubelet_reconfigured",
+    "node_dirs",
+    "record_observation",
+    "static_pod_provisioner",
+    "static_pod_settings",
+    "static_pod_test_image",
+    "static_pods",
+    "test_daemonsets",
+    "test_namespaces",
+]
 
-PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
+PYTEST_KIND = "pytest-kind"
 MARKERS = (
     "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
     "slow: takes more than a minute",
@@ -50,8 +69,13 @@ MARKERS = (
 )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
     group = parser.getgroup("static-pod-harness")
+    if pluginmanager.is_blocked(PYTEST_KIND):  # -p no:pytest-kind: its options, as the plugin reads them
+        group.addoption("--cluster-name", default=PYTEST_KIND_DEFAULT_NAME, help="cluster name prefix")
+        group.addoption("--keep-cluster", action="store_true", help="keep the clusters after the run")
+        group.addoption("--kind-bin", default=None, help="the kind binary (default: PATH, then .tools/bin)")
+        group.addoption("--kind-image", default=None, help="the node image (same as --node-image)")
     group.addoption(
         "--k8s-version", default=DEFAULT_K8S_VERSION, help="Kubernetes release (default %(default)s)"
     )
@@ -64,6 +88,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--node-image",
         default="auto",
         help=f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference (default auto)",
+    )
+    group.addoption(
+        "--test-image",
+        default=None,
+        metavar="IMAGE",
+        help="an image in the local Docker loaded into every node instead of building the suite's testapp",
     )
     group.addoption(
         "--artifacts-dir",
@@ -84,62 +114,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _settings(config: pytest.Config) -> Settings:
-    kind_bin = config.getoption("kind_bin") or str(DEFAULT_KIND_BIN)
-    if "/" not in kind_bin:  # a command name: look it up as the shell would
-        kind_bin = shutil.which(kind_bin) or kind_bin
-    return Settings(
-        k8s_version=KubeVersion.parse(config.getoption("k8s_version")),
-        node_image=config.getoption("kind_image") or config.getoption("node_image"),
-        kind_config=kindconfig.resolve(config.getoption("kind_config")),
-        cluster_name=_cluster_name(config),
-        kind_bin=Path(kind_bin).resolve(),
-        artifacts_dir=Path(config.getoption("artifacts_dir")).resolve(),
-        keep_cluster=config.getoption("keep_cluster"),
-        reuse_cluster=config.getoption("reuse_cluster"),
-        skip_without_cluster=config.getoption("skip_without_cluster") and os.environ.get("CI") != "true",
-    )
-
-
-def _cluster_name(config: pytest.Config) -> str:
-    """--cluster-name (pytest-kind's option; its own default is replaced by ours), plus the xdist
-    worker's id: each worker gets clusters of its own."""
-    name = config.getoption("cluster_name")
-    if name == PYTEST_KIND_DEFAULT_NAME:
-        name = DEFAULT_CLUSTER_NAME
-    return "-".join(filter(None, [name, os.environ.get("PYTEST_XDIST_WORKER")]))
-
-
-@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    try:
-        config.stash[SETTINGS] = _settings(config)
-        kindconfig.load(config.stash[SETTINGS].kind_config)  # a config that does not parse stops here
-        set_timeout_scale(config.getoption("timeout_scale"))
-    except HarnessError as exc:
-        raise pytest.UsageError(str(exc)) from None
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
     config.stash[RESULTS] = RunResults(
-        config.stash[SETTINGS].artifacts_dir, str(config.stash[SETTINGS].k8s_version)
+        Path(config.getoption("artifacts_dir")).resolve(), config.getoption("k8s_version").lstrip("v")
     )
     if not hasattr(config, "workerinput"):  # an xdist worker's reports reach the controller
         config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Claims onto each test's user_properties; group tests by the cluster they need, disruptive
-    ones last within a group.
+    """Claims onto each test's user_properties. Then, only if tests use the plugin's clusters: the
+    options and their kind configs are checked, and those tests grouped by the cluster they need,
+    disruptive ones last within a group, in the places they had among the others.
 
     With --reuse-cluster every test runs on that one cluster, so tests that need a kind config of
     their own are deselected, listed, and their claims reported inconclusive: never silently.
     """
-    settings = config.stash[SETTINGS]
+    claimed = False
     for item in items:
-        item.user_properties += claim_properties(item.iter_markers("claim"), item.nodeid)
+        claims = claim_properties(item.iter_markers("claim"), item.nodeid)
+        item.user_properties += claims
+        claimed = claimed or bool(claims)
+    ours = [item for item in items if uses_clusters(item)]
+    if ours or claimed:  # this run makes a claims report (and run.json): the old ones go
+        if ours:
+            _check_settings(config, ours)
+        config.stash[RESULTS].start(collect_only=config.option.collectonly)
+    if not ours:
+        return
+    settings = run_settings(config)
     if settings.reuse_cluster:
-        dropped = [i for i in items if kind_config_of(i, settings) != settings.kind_config]
+        dropped = [i for i in ours if kind_config_of(i, settings) != settings.kind_config]
         for item in dropped:
             config.stash[RESULTS].deselect(
                 item,
@@ -149,13 +157,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
-    items.sort(
+            ours = [i for i in ours if i not in dropped]
+    places = [index for index, item in enumerate(items) if uses_clusters(item)]
+    ordered = sorted(
+        ours,
         key=lambda i: (
             kind_config_of(i, settings) != settings.kind_config,
             str(kind_config_of(i, settings)),
             i.get_closest_marker("disruptive") is not None,
-        )
+        ),
     )
+    for index, item in zip(places, ordered, strict=True):
+        items[index] = item
+
+
+def _check_settings(config: pytest.Config, ours: list[pytest.Item]) -> None:
+    """The options, and the kind config of every test that names one: a bad one is one usage error."""
+    try:
+        settings = run_settings(config)
+        for item in ours:
+            _check_kind_config(item, settings)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _check_kind_config(item: pytest.Item, settings: Settings) -> None:
+    marker = item.get_closest_marker("kind_config")
+    if marker is None:
+        return
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str) or marker.kwargs:
+        raise HarnessError(f"{item.nodeid}: use kind_config(name), a name in kind-configs/ or a path")
+    try:
+        kindconfig.load(kind_config_of(item, settings))
+    except HarnessError as exc:
+        raise HarnessError(f"{item.nodeid}: {exc}") from None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -165,6 +200,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         item.config.stash[FAILED] = True
         pods = item.stash.get(PODS, None)
         if pods is not None and report.when in ("call", "setup") and not pods.cluster.deleted:
-            bundle = diagnostics.collect(item.config.stash[SETTINGS].artifacts_dir, item.nodeid, pods)
+            bundle = diagnostics.collect(run_settings(item.config).artifacts_dir, item.nodeid, pods)
             report.sections.append(("diagnostics", bundle.summary()))
     return report

@@ -4,7 +4,8 @@ For each node the test touched: the kubelet's journal since the test started, cr
 view of pods and containers, the manifest directory listing; for each pod it placed: the
 mirror pod as the API server has it; for each namespace: its events. Each piece is
 collected on its own, so one that cannot be had (the API server is down, say) is noted
-in the bundle and does not hide the others.
+in the bundle and does not hide the others. Every file is written with secrets redacted
+(harness.redact): the bundle goes into artifacts CI uploads.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from harness.redact import redact
 from harness.staticpods.pods import StaticPods
 
 
@@ -32,7 +34,7 @@ class Bundle:
             self.errors.append(f"{name}: {type(exc).__name__}: {str(exc)[:300]}")
             return
         path = self.directory / name
-        path.write_text(text)
+        path.write_text(redact(text))
         self.files.append(path)
 
     def summary(self) -> str:

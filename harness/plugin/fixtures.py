@@ -1,13 +1,18 @@
-"""The plugin's fixtures: a ready cluster for the test's kind config, the test image, static pods.
+"""The plugin's cluster fixtures: settings, the run's provisioner, ready clusters, the test image,
+static pods.
 
-Nothing is provisioned until a test asks for `cluster` (or a fixture built on it); then the
+Nothing is provisioned until a test asks for a cluster (or a fixture built on one); then the
 run's Provisioner is made, and Ctrl-C/SIGTERM from that moment delete its clusters first.
+Provisioning shows its progress (node image, `kind create`, image loading) even though pytest
+captures output during fixture set-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -16,11 +21,15 @@ from harness.cluster.cluster import Cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
-from harness.plugin.options import Settings
+from harness.plugin.options import Settings, settings_from_options
 from harness.plugin.results import RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
 from harness.versions import KIND_VERSION
+
+# The fixture every cluster fixture of the plugin depends on: a test whose fixture closure holds
+# it uses the plugin (and only such tests are checked, grouped and reordered).
+SETTINGS_FIXTURE = "static_pod_settings"
 
 SETTINGS = pytest.StashKey[Settings]()
 FAILED = pytest.StashKey[bool]()
@@ -30,20 +39,45 @@ RESULTS = pytest.StashKey[RunResults]()
 _VERSIONS = pytest.StashKey[dict[str, tuple[str, list[str]]]]()
 
 
+def uses_clusters(item: pytest.Item) -> bool:
+    return SETTINGS_FIXTURE in getattr(item, "fixturenames", ())
+
+
+def run_settings(config: pytest.Config) -> Settings:
+    """The run's settings, made (and checked) the first time they are needed."""
+    if SETTINGS not in config.stash:
+        config.stash[SETTINGS] = settings_from_options(config)
+    return config.stash[SETTINGS]
+
+
 def kind_config_of(item: pytest.Item, settings: Settings) -> Path:
     """The kind config a test needs: its kind_config marker, else --kind-config."""
     marker = item.get_closest_marker("kind_config")
     return kindconfig.resolve(marker.args[0]) if marker else settings.kind_config
 
 
-@pytest.fixture(scope="session")
-def settings(pytestconfig: pytest.Config) -> Settings:
-    return pytestconfig.stash[SETTINGS]
+def progress_shown(config: pytest.Config) -> AbstractContextManager[None]:
+    """Output goes to the terminal, not to the test's captured output, in the body."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    return capture.global_and_fixture_disabled() if capture else nullcontext()
 
 
 @pytest.fixture(scope="session")
-def provisioner(pytestconfig: pytest.Config, settings: Settings) -> Iterator[Provisioner]:
+def static_pod_settings(pytestconfig: pytest.Config) -> Settings:
+    """The run's settings (options checked at collection; see harness.plugin.options)."""
+    try:
+        return run_settings(pytestconfig)
+    except HarnessError as exc:  # asked for through request.getfixturevalue, past collection's check
+        failure = str(exc)
+    pytest.fail(failure, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def static_pod_provisioner(
+    pytestconfig: pytest.Config, static_pod_settings: Settings
+) -> Iterator[Provisioner]:
     """The run's clusters, one kind config at a time; released (deleted unless kept) at the end."""
+    settings = static_pod_settings
     request = ProvisionRequest(
         k8s_version=settings.k8s_version,
         node_image=settings.node_image,
@@ -52,37 +86,61 @@ def provisioner(pytestconfig: pytest.Config, settings: Settings) -> Iterator[Pro
         artifacts_dir=settings.artifacts_dir,
         keep=settings.keep_cluster,
         reuse=settings.reuse_cluster,
+        test_image=settings.test_image,
     )
     try:
         client = docker_client()
     except HarnessError as exc:
-        _no_cluster(settings, exc)
+        failure = exc
+    else:
+        failure = None
+    if failure is not None:  # outside the except block: one line, not a chain of two exceptions
+        _no_cluster(settings, failure)
     made = Provisioner(request, client, failed=lambda: pytestconfig.stash[FAILED])
     handle_interrupts()
     on_interrupt(made.abort)
     yield made
-    made.release()
+    with progress_shown(pytestconfig):
+        made.close()
 
 
-def _no_cluster(settings: Settings, exc: HarnessError) -> None:
+def _no_cluster(settings: Settings, exc: HarnessError) -> NoReturn:
     if settings.skip_without_cluster:
         pytest.skip(f"no cluster: {exc}")
     pytest.fail(f"no cluster: {exc}", pytrace=False)
 
 
+def _ready(config: pytest.Config, provisioner: Provisioner, kind_config: Path) -> Cluster:
+    try:
+        with progress_shown(config):
+            return provisioner.ready_cluster(kind_config)
+    except HarnessError as exc:
+        failure = exc
+    # Outside the except block: the test shows one line, not a chain of two exceptions.
+    config.stash[RESULTS].cluster_failures.append(str(failure))
+    _no_cluster(config.stash[SETTINGS], failure)
+
+
+@pytest.fixture(scope="session")
+def kind_cluster_session(
+    pytestconfig: pytest.Config, static_pod_provisioner: Provisioner, static_pod_settings: Settings
+) -> Cluster:
+    """The cluster of --kind-config, ready, for module- and session-scoped fixtures of your own.
+
+    Tests that need another kind config (kind_config marker) run after every test of this one,
+    when this cluster is released: do not keep using it from their fixtures."""
+    return _ready(pytestconfig, static_pod_provisioner, static_pod_settings.kind_config)
+
+
 @pytest.fixture
-def cluster(
+def kind_cluster_ready(
     request: pytest.FixtureRequest,
-    provisioner: Provisioner,
-    settings: Settings,
+    static_pod_provisioner: Provisioner,
+    static_pod_settings: Settings,
     record_testsuite_property: Callable[[str, object], None],
 ) -> Cluster:
     """A ready kind cluster made from the kind config this test needs (or the reused one)."""
-    try:
-        ready = provisioner.ready_cluster(kind_config_of(request.node, settings))
-    except HarnessError as exc:
-        request.config.stash[RESULTS].cluster_failures.append(str(exc))
-        _no_cluster(settings, exc)
+    ready = _ready(request.config, static_pod_provisioner, kind_config_of(request.node, static_pod_settings))
     versions = request.config.stash.setdefault(_VERSIONS, {})
     if ready.name not in versions:
         versions[ready.name] = (ready.server_version(), sorted(set(ready.kubelet_versions().values())))
@@ -109,15 +167,18 @@ def record_observation(request: pytest.FixtureRequest) -> Callable[[str], None]:
 
 
 @pytest.fixture
-def test_image(cluster: Cluster, provisioner: Provisioner) -> str:
-    """The suite's own small image (fixtures/images/testapp), loaded into every node."""
-    return provisioner.test_image
+def static_pod_test_image(kind_cluster_ready: Cluster, static_pod_provisioner: Provisioner) -> str:
+    """The image loaded into every node: --test-image, else the suite's testapp
+    (fixtures/images/testapp, built here). Manifest fixtures name it TESTAPP_IMAGE."""
+    return static_pod_provisioner.test_image
 
 
 @pytest.fixture
-def static_pods(request: pytest.FixtureRequest, cluster: Cluster, test_image: str) -> Iterator[StaticPods]:
+def static_pods(
+    request: pytest.FixtureRequest, kind_cluster_ready: Cluster, static_pod_test_image: str
+) -> Iterator[StaticPods]:
     """Place static pods for one test; all are removed, and waited gone, afterwards."""
-    pods = StaticPods(cluster, test_image)
+    pods = StaticPods(kind_cluster_ready, static_pod_test_image)
     request.node.stash[PODS] = pods
     yield pods
     pods.cleanup()

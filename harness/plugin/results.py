@@ -42,9 +42,10 @@ class RunResults:
         for item in items:  # ours are recorded with their reason before this runs
             self.deselect(item, "deselected by -k/-m")
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """A run starts by removing the previous report, so that it never looks current."""
-        if not session.config.option.collectonly:
+    def start(self, *, collect_only: bool) -> None:
+        """A run whose tests use clusters starts by removing the previous report, so that it never
+        looks current (runs that use none leave the artifacts directory alone)."""
+        if not collect_only:
             ClaimsReport.remove(self.artifacts_dir)
             (self.artifacts_dir / "run.json").unlink(missing_ok=True)
 

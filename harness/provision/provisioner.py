@@ -4,9 +4,11 @@ Used by the pytest plugin, `make measure` and the tools built on them. It owns:
 - the node image, chosen once per run (a concrete image reference is trusted as it is);
 - cluster names, one per kind config (`<name>-<config>`), so kept clusters never collide;
 - the effective kind config (host and offline-image patches, harness.cluster.kindconfig);
-- the test image, built once and loaded into every cluster;
-- the end of each cluster: kind's logs exported into artifacts/kind-logs/<cluster>/ when the
-  run had failures, then deleted unless kept or reused; on an interrupt, `abort()` deletes
+- the test image (the user's --test-image, or the suite's, built once), loaded into every cluster;
+- the admin kubeconfigs, in a private directory of the run (mode 0700, files 0600), never in the
+  artifacts directory CI uploads, and removed when the run ends (`close()`);
+- the end of each cluster: kind's logs exported (secrets redacted) into artifacts/kind-logs/<cluster>/
+  when the run had failures, then deleted unless kept or reused; on an interrupt, `abort()` deletes
   every cluster this run created before anything else is cleaned up.
 Tests run grouped by kind config, so asking for another config's cluster releases the current
 one: only one runs at a time (two-core machines do not hold several clusters well), unless
@@ -15,7 +17,9 @@ kept (KEEP_CLUSTER=1), when each config's cluster stays for the user.
 
 from __future__ import annotations
 
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +31,14 @@ from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
 from harness.cluster.kind import Kind
 from harness.cluster.lifecycle import create_cluster, delete_cluster, refuse_taken, reuse_cluster
+from harness.dockerclient import image_exists
 from harness.errors import HarnessError
+from harness.heartbeat import heartbeat
 from harness.interrupts import signals_held
 from harness.provision import leftovers
 from harness.provision.nodeimages import NodeImage, resolve_node_image
 from harness.provision.testimage import build_test_image
+from harness.redact import redact_tree
 from harness.staticpods.control_plane import repair_parked_api_server
 from harness.versions import KubeVersion
 
@@ -49,6 +56,7 @@ class ProvisionRequest:
     artifacts_dir: Path
     keep: bool = False
     reuse: str | None = None  # an existing cluster to run against (never deleted)
+    test_image: str | None = None  # the user's image instead of the suite's testapp
 
 
 @dataclass
@@ -62,6 +70,7 @@ class Provisioner:
     _current: tuple[Path, Cluster] | None = field(default=None, init=False)
     _created: list[Cluster] = field(default_factory=list, init=False)
     _broken: dict[Path, str] = field(default_factory=dict, init=False)
+    _private: Path | None = field(default=None, init=False)  # kubeconfigs: mode 0700, removed at the end
 
     def __post_init__(self) -> None:
         self.kind = Kind(self.request.kind_bin)
@@ -108,10 +117,17 @@ class Provisioner:
             return
         if self.request.keep:
             leftovers.forget(cluster.name)
-            log(f"keeping {cluster.name} (KUBECONFIG={cluster.kubeconfig})")
+            log(f"keeping {cluster.name} (its kubeconfig: kind export kubeconfig --name {cluster.name})")
             return
         delete_cluster(cluster)
         leftovers.forget(cluster.name)
+
+    def close(self) -> None:
+        """The run is over: release the current cluster, then remove the run's kubeconfigs."""
+        try:
+            self.release()
+        finally:
+            self._remove_private()
 
     def abort(self) -> None:
         """Interrupted: delete every cluster this run created, now (kept ones too: the run did not end).
@@ -125,20 +141,45 @@ class Provisioner:
                     log(f"could not delete {cluster.name}: {exc}; `make clean` removes it")
                 else:
                     leftovers.forget(cluster.name)
+            self._remove_private()
+
+    def _kubeconfig(self, name: str) -> Path:
+        if self._private is None:
+            self._private = Path(tempfile.mkdtemp(prefix="static-pod-harness-"))
+        return self._private / f"{name}.kubeconfig"
+
+    def _remove_private(self) -> None:
+        if self._private is not None:
+            shutil.rmtree(self._private, ignore_errors=True)
+            self._private = None
 
     def _provision(self, kind_config: Path) -> None:
         """Make (or find) the cluster, current from then on so that release() ends it, then ready it."""
         work_dir = self.request.artifacts_dir / "clusters" / self.cluster_name(kind_config)
         # Built before any cluster is made: a missing Go toolchain costs no cluster.
-        self._test_image = self._test_image or build_test_image(self.client)
+        self._test_image = self._test_image or self._find_test_image()
+        name = self.cluster_name(kind_config)
         if self.request.reuse:
-            cluster = reuse_cluster(self.kind, self.request.reuse, work_dir, self.client)
+            cluster = reuse_cluster(self.kind, name, self._kubeconfig(name), self.client)
         else:
             cluster = self._create(kind_config, work_dir)
         self._current = (kind_config, cluster)
         if self.request.reuse:
             repair_parked_api_server(cluster)
-        cluster.kind.load_docker_image(self._test_image)
+        with heartbeat(f"loading {self._test_image} into {cluster.name}", log):
+            cluster.kind.load_docker_image(self._test_image)
+
+    def _find_test_image(self) -> str:
+        """--test-image as it is in the local Docker (kind loads it from there), else the suite's."""
+        own = self.request.test_image
+        if own is None:
+            return build_test_image(self.client)
+        if not image_exists(self.client, own):
+            raise HarnessError(
+                f"--test-image {own} is not in the local Docker: build or pull it first "
+                "(kind loads images into the nodes from there)"
+            )
+        return own
 
     def _create(self, kind_config: Path, work_dir: Path) -> Cluster:
         if self._image is None:
@@ -167,7 +208,8 @@ class Provisioner:
                 name,
                 self._image.reference,
                 config,
-                work_dir,
+                work_dir / "kind-config.yaml",
+                self._kubeconfig(name),
                 self.client,
                 offline_image=self._image.offline,
             )
@@ -184,4 +226,5 @@ class Provisioner:
         except HarnessError as exc:
             log(f"could not export kind's logs of {cluster.name}: {exc}")
         else:
-            log(f"kind's logs of {cluster.name}: {directory}")
+            redacted = redact_tree(directory)
+            log(f"kind's logs of {cluster.name}: {directory} (secrets redacted in {redacted} files)")

@@ -89,20 +89,14 @@ class Manifest:
     def from_fixture(cls, name: str, *, image: str) -> Manifest:
         """fixtures/manifests/<name>.yaml, with `image` wherever it says TESTAPP_IMAGE."""
         path = _fixture_path(name)
-        try:
-            pod = yaml.safe_load(path.read_bytes())
-        except yaml.YAMLError as err:
-            problem = " ".join(str(err).split())
-            raise HarnessError(
-                f"manifest fixture {path} is not YAML ({problem}): use read_raw_fixture"
-            ) from err
-        problem = _pod_problem(pod)
-        if problem:
-            raise HarnessError(f"manifest fixture {path} is not a Pod manifest: {problem}")
-        for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
-            if container.get("image") == IMAGE_PLACEHOLDER:
-                container["image"] = image
-        return cls(pod)
+        return cls(_read_pod(path, f"manifest fixture {path}", "read_raw_fixture", image))
+
+    @classmethod
+    def from_file(cls, path: Path | str, *, image: str | None = None) -> Manifest:
+        """A Pod manifest of your own (YAML or JSON), with `image`, when given, wherever it says
+        TESTAPP_IMAGE. One that cannot be read, is not YAML or is not a Pod is a HarnessError of
+        one line that names the file."""
+        return cls(_read_pod(Path(path), f"manifest {path}", "StaticPods.place_file", image))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -231,6 +225,24 @@ class Manifest:
 
     def __repr__(self) -> str:
         return f"Manifest({self.name!r}, namespace={self.namespace!r})"
+
+
+def _read_pod(path: Path, what: str, raw: str, image: str | None) -> dict[str, Any]:
+    """The pod in `path`; `raw` says how to place a file that is broken on purpose."""
+    try:
+        pod = yaml.safe_load(path.read_bytes())
+    except OSError as err:
+        raise HarnessError(f"cannot read {what}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        problem = " ".join(str(err).split())
+        raise HarnessError(f"{what} is not YAML ({problem}): to place a broken file, use {raw}") from None
+    problem = _pod_problem(pod)
+    if problem:
+        raise HarnessError(f"{what} is not a Pod manifest: {problem}")
+    for container in pod["spec"]["containers"] + pod["spec"].get("initContainers", []):
+        if image is not None and container.get("image") == IMAGE_PLACEHOLDER:
+            container["image"] = image
+    return pod
 
 
 def _fixture_path(name: str) -> Path:

@@ -68,7 +68,7 @@ def measure(args: argparse.Namespace) -> None:
             pod.wait_for_mirror_gone()
     finally:
         deleting = time.monotonic()
-        provisioner.release()
+        provisioner.close()
     record("cluster deleted", deleting)
 
 

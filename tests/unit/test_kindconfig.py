@@ -5,7 +5,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
-from harness.plugin.options import KIND_CONFIGS
+from harness.paths import KIND_CONFIGS
 from harness.versions import KubeVersion
 
 V134 = KubeVersion.parse("1.34.4")
@@ -46,12 +46,36 @@ def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_us
     assert config["kubeadmConfigPatches"] == ["kind: ClusterConfiguration\n"]  # input untouched
 
 
-@pytest.mark.parametrize("text", ["nodes: [", "kind: Pod\napiVersion: v1\n", "- a\n"])
-def test_bad_configs_fail_with_one_clear_message(tmp_path: Path, text):
+HEADER = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("nodes: [", "does not parse at line 1"),
+        ("kind: Pod\napiVersion: v1\n", "is not a kind config"),
+        ("- a\n", "is not a kind config"),
+        (HEADER + "nodes:\n  - role: worker\n", "has no control-plane node: add `- role: control-plane`"),
+        (HEADER + "nodes: [worker]\n", "nodes must be a list of nodes"),
+    ],
+)
+def test_bad_configs_fail_with_one_clear_message(tmp_path: Path, text, problem):
     path = tmp_path / "bad.yaml"
     path.write_text(text)
-    with pytest.raises(HarnessError, match=r"bad\.yaml"):
+    with pytest.raises(HarnessError, match=r"bad\.yaml") as raised:
         kindconfig.load(path)
+    assert problem in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_config_without_nodes_is_kinds_single_control_plane(tmp_path: Path):
+    path = tmp_path / "plain.yaml"
+    path.write_text(HEADER)
+    assert kindconfig.node_count(kindconfig.load(path)) == 1
+
+
+def test_a_missing_config_names_the_shipped_ones(tmp_path: Path):
+    with pytest.raises(HarnessError, match=r"does not exist: give a path, or one of .*multi-node"):
+        kindconfig.load(tmp_path / "nope.yaml")
 
 
 def test_host_facts_read_from_proc(tmp_path: Path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,6 +79,7 @@ class World:
     events: list[tuple[str, str]] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     configs: list[dict[str, Any]] = field(default_factory=list)
+    config_files: list[Path] = field(default_factory=list)
     fail_create: BaseException | None = None
     fail_test_image: BaseException | None = None
 
@@ -87,7 +89,8 @@ class World:
         name: str,
         image: str,
         config: dict[str, Any],
-        work_dir: Path,
+        config_file: Path,
+        kubeconfig: Path,
         client: object,
         *,
         offline_image: bool,
@@ -95,13 +98,16 @@ class World:
         self.events.append(("create", name))
         assert (image, offline_image) == (NODE_IMAGE.reference, NODE_IMAGE.offline)
         self.configs.append(config)
+        self.config_files.append(config_file)
         if self.fail_create:
             raise self.fail_create
-        return FakeCluster(name, work_dir / "kubeconfig")
+        kubeconfig.write_text("admin credentials")
+        return FakeCluster(name, kubeconfig)
 
-    def reuse_cluster(self, kind: FakeKind, name: str, work_dir: Path, client: object) -> FakeCluster:
+    def reuse_cluster(self, kind: FakeKind, name: str, kubeconfig: Path, client: object) -> FakeCluster:
         self.events.append(("reuse", name))
-        return FakeCluster(name, work_dir / "kubeconfig")
+        kubeconfig.write_text("admin credentials")
+        return FakeCluster(name, kubeconfig)
 
     def delete_cluster(self, cluster: FakeCluster) -> None:
         if cluster.deleted:  # as the real one: idempotent
@@ -127,8 +133,9 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch, cache: Path) -> World:
+def world(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> World:
     world = World()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the run's kubeconfig directories
     for name in (
         "create_cluster",
         "reuse_cluster",
@@ -169,7 +176,7 @@ def test_clusters_are_named_per_config_and_share_one_node_image(world: World, tm
     single = provisioner.ready_cluster(SINGLE)
     multi = provisioner.ready_cluster(MULTI)
     assert (single.name, multi.name) == ("run-single-node", "run-multi-node")
-    assert single.kubeconfig == tmp_path / "artifacts/clusters/run-single-node/kubeconfig"
+    assert world.config_files[0] == tmp_path / "artifacts/clusters/run-single-node/kind-config.yaml"
     assert world.resolved == ["auto"]
     assert world.configs[0] == {
         "from": "single-node",
@@ -216,7 +223,9 @@ def test_kept_clusters_are_not_deleted_and_never_collide(
     assert single.name != multi.name
     assert not [e for e in world.events if e[0] == "delete"]
     assert records() == []  # kept on purpose: not a leftover
-    assert "keeping run-multi-node (KUBECONFIG=" in capsys.readouterr().err
+    assert "keeping run-multi-node (its kubeconfig: kind export kubeconfig --name run-multi-node)" in (
+        capsys.readouterr().err
+    )
 
 
 def test_a_reused_cluster_is_named_as_given_and_never_deleted(world: World, tmp_path: Path) -> None:
@@ -427,3 +436,49 @@ def test_a_choice_goes_to_the_chooser(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(nodeimages, "choose_node_image", lambda setting, version, client: "built:v1.34.4")
     client = client_with({"built:v1.34.4": {LABEL_VERSION: "v1.34.4"}})
     assert nodeimages.resolve_node_image("offline", VERSION, client) == NodeImage("built:v1.34.4", True)
+
+
+# --- admin kubeconfigs, the user's test image ---
+
+
+@pytest.mark.parametrize("reuse", [None, "mine"])
+def test_admin_kubeconfigs_stay_out_of_the_artifacts_and_go_when_the_run_ends(
+    world: World, tmp_path: Path, reuse: str | None
+) -> None:
+    provisioner = make(tmp_path, reuse=reuse)
+    kubeconfig = provisioner.ready_cluster(SINGLE).kubeconfig
+    assert kubeconfig.read_text() == "admin credentials"
+    assert not kubeconfig.is_relative_to(tmp_path / "artifacts")
+    assert kubeconfig.parent.stat().st_mode & 0o777 == 0o700
+    provisioner.close()
+    assert not kubeconfig.parent.exists()
+
+
+def test_an_interrupt_removes_the_kubeconfigs_too(world: World, tmp_path: Path) -> None:
+    provisioner = make(tmp_path)
+    kubeconfig = provisioner.ready_cluster(SINGLE).kubeconfig
+    provisioner.abort()
+    assert not kubeconfig.parent.exists()
+
+
+def test_a_test_image_of_ones_own_is_loaded_instead_of_building_the_suites(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prov_module, "image_exists", lambda client, ref: ref == "me/agent:dev")
+    provisioner = make(tmp_path, test_image="me/agent:dev")
+    assert provisioner.ready_cluster(SINGLE).kind.loaded == ["me/agent:dev"]
+    assert provisioner.test_image == "me/agent:dev"
+    assert ("build test image", "") not in world.events
+
+
+def test_a_test_image_that_is_not_in_docker_is_one_line_and_costs_no_cluster(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prov_module, "image_exists", lambda client, ref: False)
+    with pytest.raises(HarnessError) as raised:
+        make(tmp_path, test_image="me/agent:dev").ready_cluster(SINGLE)
+    assert str(raised.value) == (
+        "single-node: --test-image me/agent:dev is not in the local Docker: build or pull it first "
+        "(kind loads images into the nodes from there)"
+    )
+    assert not [e for e in world.events if e[0] == "create"]

@@ -137,14 +137,18 @@ def test_the_interrupted_test_itself_does_not_count_as_passed(pytester: pytest.P
     assert row(report, "S7")["verdict"] == "inconclusive"
 
 
-def test_a_run_without_claim_tests_writes_no_report_and_leaves_no_old_one(pytester: pytest.Pytester) -> None:
+def test_a_run_without_claim_or_cluster_tests_leaves_the_artifacts_directory_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """The plugin is installed where other suites run: their artifacts/ is not its business."""
     pytester.makepyfile(test_plain="def test_plain(): pass")
     old = pytester.path / "artifacts" / "claims.json"
     old.parent.mkdir()
     old.write_text('{"old": true}')
     result, _ = run(pytester)
     result.assert_outcomes(passed=1)
-    assert not old.exists()
+    assert old.read_text() == '{"old": true}'
+    assert sorted(p.name for p in old.parent.iterdir()) == ["claims.json"]
 
 
 def test_a_file_that_cannot_be_collected_makes_the_run_partial(pytester: pytest.Pytester) -> None:
@@ -265,7 +269,9 @@ def test_an_old_run_json_is_removed_when_the_run_starts(pytester: pytest.Pyteste
     pytester.makepyfile(
         test_sees_run=f"""
 from pathlib import Path
+import pytest
 
+@pytest.mark.claim("S6", "confirmed")
 def test_old_run_json_is_gone_while_the_run_goes_on():
     assert not Path({str(old)!r}).exists()
 """

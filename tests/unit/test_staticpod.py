@@ -52,7 +52,7 @@ def test_no_kind_fixture_has_no_type_meta() -> None:
 
 
 def test_malformed_fixture_is_refused_by_name_and_readable_raw() -> None:
-    with pytest.raises(HarnessError, match=r"malformed\.yaml is not YAML .*read_raw_fixture") as info:
+    with pytest.raises(HarnessError, match=r"malformed\.yaml is not YAML .*use read_raw_fixture") as info:
         Manifest.from_fixture("malformed", image=IMAGE)
     assert "\n" not in str(info.value)
     raw = read_raw_fixture("malformed")
@@ -197,3 +197,40 @@ def test_unique_name_makes_any_prefix_fit(prefix: str) -> None:
 def test_manifest_renders_json_for_a_json_file_name(web: Manifest) -> None:
     assert web.render_for("web.json") == web.to_json()
     assert web.render_for(".web.yaml.bak") == web.to_yaml()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x00\x01 not: [yaml", "is not YAML (unacceptable character #x0000"),
+        (b"spec: {containers: [\n", "is not YAML (while parsing a flow node"),
+        (b"- just\n- a list\n", "is not a Pod manifest: top level is list, not a mapping"),
+        (b"kind: Pod\nmetadata: {name: x}\n", "is not a Pod manifest: spec.containers is missing or empty"),
+    ],
+)
+def test_a_manifest_file_of_ones_own_that_is_garbage_is_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_bytes(content)
+    with pytest.raises(HarnessError) as raised:
+        Manifest.from_file(path)
+    assert str(raised.value).startswith(f"manifest {path} {message}")
+    assert "\n" not in str(raised.value)
+
+
+def test_a_manifest_file_that_is_missing_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(
+        HarnessError, match=r"^cannot read manifest .*agent\.yaml: No such file or directory$"
+    ):
+        Manifest.from_file(tmp_path / "agent.yaml")
+
+
+def test_a_manifest_file_of_ones_own_keeps_its_image_unless_it_names_the_placeholder(tmp_path: Path) -> None:
+    path = tmp_path / "agent.json"
+    path.write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "agent"}, "spec": {"containers": '
+        '[{"name": "a", "image": "me/agent:dev"}, {"name": "b", "image": "TESTAPP_IMAGE"}]}}'
+    )
+    assert Manifest.from_file(path).image_of("a") == "me/agent:dev"
+    assert Manifest.from_file(str(path), image=IMAGE).image_of("b") == IMAGE

@@ -1,4 +1,5 @@
-"""Fixtures the e2e tests share: namespaces, DaemonSets, directories on nodes, a reconfigured kubelet.
+"""The plugin's fixtures for what a test makes besides static pods: namespaces, DaemonSets,
+directories on nodes, a reconfigured kubelet.
 
 Each undoes what it did at teardown. pytest tears fixtures down in the reverse order of their
 set-up, so a test that lists one of these before `static_pods` gets its static pods removed
@@ -52,10 +53,11 @@ class Namespaces:
 
 
 @pytest.fixture
-def namespaces(cluster: Cluster) -> Iterator[Namespaces]:
-    made = Namespaces(cluster.core)
+def test_namespaces(kind_cluster_ready: Cluster) -> Iterator[Namespaces]:
+    """create(name=None): a namespace for this test (a fresh name by default); deleted after it."""
+    made = Namespaces(kind_cluster_ready.core)
     yield made
-    if not cluster.deleted:
+    if not kind_cluster_ready.deleted:
         made.cleanup()
 
 
@@ -112,15 +114,16 @@ def _daemonset(name: str, image: str) -> k8s.V1DaemonSet:
 
 
 @pytest.fixture
-def daemonsets(cluster: Cluster) -> Iterator[DaemonSets]:
-    made = DaemonSets(cluster.core, cluster.apps)
+def test_daemonsets(kind_cluster_ready: Cluster) -> Iterator[DaemonSets]:
+    """create_ready(image): a DaemonSet ready on every node; deleted, with its pods, after the test."""
+    made = DaemonSets(kind_cluster_ready.core, kind_cluster_ready.apps)
     yield made
-    if not cluster.deleted:
+    if not kind_cluster_ready.deleted:
         made.delete_all()
 
 
 @pytest.fixture
-def node_dirs() -> Iterator[Callable[[Node, str], str]]:
+def node_dirs(kind_cluster_ready: Cluster) -> Iterator[Callable[[Node, str], str]]:
     """make(node, path): create a directory on a node (mkdir -p); it is removed, with its content, after."""
     made: list[tuple[Node, str]] = []
 
@@ -136,7 +139,7 @@ def node_dirs() -> Iterator[Callable[[Node, str], str]]:
 
 
 @pytest.fixture
-def reconfigure_kubelet() -> Iterator[Callable[..., None]]:
+def kubelet_reconfigured(kind_cluster_ready: Cluster) -> Iterator[Callable[..., None]]:
     """reconfigure(node, **fields): restart the node's kubelet with its config file's fields changed
     (None removes one); the original file is put back and the kubelet restarted after the test."""
     with ExitStack() as stack:
