@@ -254,10 +254,12 @@ def _fixture_path(name: str) -> Path:
 
 
 def _find(pod: Mapping[str, Any], container: str) -> dict[str, Any]:
-    for candidate in pod["spec"]["containers"]:
+    """A container or an init container, by name."""
+    candidates = [*pod["spec"]["containers"], *pod["spec"].get("initContainers", [])]
+    for candidate in candidates:
         if candidate["name"] == container:
             return candidate
-    names = [c["name"] for c in pod["spec"]["containers"]]
+    names = [c["name"] for c in candidates]
     raise ValueError(f"pod {pod['metadata']['name']!r} has no container {container!r} (has {names})")
 
 

@@ -186,6 +186,16 @@ class StaticPod:
             retry_on=(NodeCommandError,),
         )
 
+    def wait_containers_removed(self) -> None:
+        """Not even an exited container of this pod is left in the runtime (crictl ps -a)."""
+        poll_until(
+            lambda: not self.containers(),
+            timeout=NODE_TIMEOUT,
+            expected=f"every container of {self.mirror_name} removed from {self.node.name}'s runtime",
+            describe=self.describe,
+            retry_on=(NodeCommandError,),
+        )
+
     def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:
         """The container keeps running: same id, same attempt, for `window` seconds."""
 

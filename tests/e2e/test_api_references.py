@@ -31,7 +31,7 @@ MIRROR_REFUSED = {
 
 
 def test_pod_in_a_missing_namespace_runs_and_gets_its_mirror_once_the_namespace_exists(
-    namespaces, static_pods
+    test_namespaces, static_pods
 ):
     """kubelet.go tryReconcileMirrorPods (creation retried on each sync); NamespaceLifecycle admission."""
     namespace, since = f"absent-{static_pods.manifest().name}", datetime.now(UTC)
@@ -41,26 +41,26 @@ def test_pod_in_a_missing_namespace_runs_and_gets_its_mirror_once_the_namespace_
     pod.wait_for_log(since, "Failed creating a mirror pod", f'namespaces \\"{namespace}\\" not found')
     assert pod.mirror() is None
 
-    namespaces.create(namespace)
+    test_namespaces.create(namespace)
     pod.wait_for_running_mirror()
 
 
 @pytest.mark.parametrize("resource", REFERENCES)
 def test_pod_that_refers_to_api_objects_never_gets_a_mirror(
-    namespaces, static_pods, cluster, resource, record_observation
+    test_namespaces, static_pods, kind_cluster_ready, resource, record_observation
 ):
     """docs (no references to API objects). From 1.34 the kubelet refuses the file (common.go
     tryDecodeSinglePod, PreventStaticPodAPIReferences); before, it runs the pod and the API server
     refuses the mirror (core validation; NodeRestriction for ConfigMaps), retried on every sync."""
-    namespace = namespaces.create()
-    create_referenced_objects(cluster.core, namespace)
+    namespace = test_namespaces.create()
+    create_referenced_objects(kind_cluster_ready.core, namespace)
     since = datetime.now(UTC)
 
     pod = static_pods.place(
         static_pods.manifest().with_namespace(namespace).with_spec(**REFERENCES[resource])
     )
 
-    if KubeVersion.parse(cluster.server_version()).minor >= 34:
+    if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= 34:
         pod.assert_refused(since, f"static pods may not reference {resource}")
         record_observation("the kubelet refuses the file")
     else:

@@ -20,14 +20,14 @@ KUBEADM_MANIFESTS = "/etc/kubernetes/manifests"
     "control-plane kubelet's staticPodPath, /etc/kubernetes/manifests.",
 )
 @pytest.mark.claim("S6", "confirmed")
-def test_control_plane_components_are_mirror_pods_of_kubeadms_manifests(cluster):
+def test_control_plane_components_are_mirror_pods_of_kubeadms_manifests(kind_cluster_ready):
     """S1, S6; docs (kubeadm's control plane as static pods); kubeadm constants."""
-    node = cluster.control_plane
+    node = kind_cluster_ready.control_plane
 
     assert node.kubelet.static_pod_path() == KUBEADM_MANIFESTS
     assert {f"{c}.yaml" for c in CONTROL_PLANE} <= set(node.listdir(KUBEADM_MANIFESTS))
     for component in CONTROL_PLANE:
-        mirror = cluster.core.read_namespaced_pod(f"{component}-{node.name}", "kube-system")
+        mirror = kind_cluster_ready.core.read_namespaced_pod(f"{component}-{node.name}", "kube-system")
         assert mirror.metadata.annotations[CONFIG_SOURCE_ANNOTATION] == "file"
         assert CONFIG_MIRROR_ANNOTATION in mirror.metadata.annotations
         assert (mirror.status.phase, mirror.spec.node_name) == ("Running", node.name)

@@ -10,19 +10,19 @@ import pytest
 
 @pytest.mark.claim("S19", "confirmed")
 def test_daemonset_pods_go_with_their_daemonset_while_a_static_pod_has_only_its_node(
-    static_pods, daemonsets, cluster
+    static_pods, test_daemonsets, kind_cluster_ready
 ):
     """S19; DaemonSet docs; mirror_client.go; noderestriction admitPodCreate."""
     static = static_pods.place(static_pods.manifest())
     mirror, container = static.wait_up()
 
-    pods = daemonsets.create_ready(static_pods.image)
+    pods = test_daemonsets.create_ready(static_pods.image)
 
-    assert len(pods) == len(cluster.nodes)
+    assert len(pods) == len(kind_cluster_ready.nodes)
     assert {(o.kind, o.controller) for p in pods for o in p.metadata.owner_references} == {
         ("DaemonSet", True)
     }
     owners = mirror.metadata.owner_references
     assert [(o.kind, o.name, o.controller) for o in owners] == [("Node", static.node.name, True)]
-    daemonsets.delete_all()
+    test_daemonsets.delete_all()
     static.assert_container_kept(container)

@@ -52,26 +52,30 @@ def test_manifest_changed_while_the_kubelet_is_stopped_is_applied_once_it_is_bac
 @pytest.mark.disruptive
 @pytest.mark.claim("S9", "confirmed")
 def test_manifest_removed_while_the_kubelet_is_stopped_stops_the_pod_once_it_is_back(static_pods):
-    """S9; kubelet.go HandlePodCleanups (pods no source wants are killed, orphaned mirrors deleted)."""
+    """S9; unknown_pods_test.go "the static pod should be terminated and cleaned up due to becoming a unknown
+    pod due to being force deleted while kubelet is not running"; kubelet.go HandlePodCleanups (pods no source
+    wants are killed, orphaned mirrors deleted)."""
     pod = static_pods.place(static_pods.manifest())
     pod.wait_up()
 
     with pod.node.kubelet.stopped():
         pod.remove_file()
 
-    pod.wait_containers_gone()
     pod.wait_for_mirror_gone()
+    pod.wait_containers_removed()
 
 
 @pytest.mark.disruptive
 @pytest.mark.claim("S5", "confirmed")
-def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is_back(static_pods, cluster):
+def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is_back(
+    static_pods, kind_cluster_ready
+):
     """S5; docs (kubeadm's control plane is static pods); standalone_test.go; tryReconcileMirrorPods."""
     running = static_pods.place(static_pods.manifest())
     _, container = running.wait_up()
 
-    with api_server_stopped(cluster):
-        assert_api_server_gone(cluster)
+    with api_server_stopped(kind_cluster_ready):
+        assert_api_server_gone(kind_cluster_ready)
         placed = static_pods.place(static_pods.manifest())
         placed.wait_running()
         running.assert_container_kept(container)
@@ -84,14 +88,14 @@ def test_static_pods_run_while_the_api_server_is_down_and_get_mirrors_once_it_is
 
 @pytest.mark.disruptive
 def test_kubelet_restarted_without_api_server_applies_a_replaced_manifest_before_the_api_server_is_back(
-    static_pods, cluster, record_observation
+    static_pods, kind_cluster_ready, record_observation
 ):
     """k/k #105543, #116880, #109596 (with the API source not ready after a restart, deletions wait:
     "skipping delete because sources aren't ready yet"); file.go (the first listing at start)."""
-    pod = static_pods.place(static_pods.manifest(), node=cluster.control_plane)
+    pod = static_pods.place(static_pods.manifest(), node=kind_cluster_ready.control_plane)
     old_mirror, old = pod.wait_up()
 
-    with api_server_stopped(cluster):
+    with api_server_stopped(kind_cluster_ready):
         with pod.node.kubelet.stopped():
             pod.rewrite(pod.manifest.with_labels(version="2"))
         new = pod.wait_running(other_than=old)
@@ -109,14 +113,14 @@ def test_kubelet_restarted_without_api_server_applies_a_replaced_manifest_before
 
 @pytest.mark.disruptive
 def test_kubelet_lists_its_static_pods_on_its_own_pods_endpoint_while_the_api_server_is_down(
-    reconfigure_kubelet, static_pods, cluster
+    kubelet_reconfigured, static_pods, kind_cluster_ready
 ):
     """standalone_test.go "the pod should be running" (read from the kubelet's read-only /pods endpoint);
     kubelet-config readOnlyPort (off by default, turned on here)."""
-    node = cluster.control_plane
-    reconfigure_kubelet(node, readOnlyPort=READ_ONLY_PORT)
+    node = kind_cluster_ready.control_plane
+    kubelet_reconfigured(node, readOnlyPort=READ_ONLY_PORT)
 
-    with api_server_stopped(cluster):
+    with api_server_stopped(kind_cluster_ready):
         pod = static_pods.place(static_pods.manifest(), node=node)
         listed = poll_until(
             lambda: _running_in(node.kubelet.read_only_pods(READ_ONLY_PORT), pod.mirror_name),
@@ -127,10 +131,10 @@ def test_kubelet_lists_its_static_pods_on_its_own_pods_endpoint_while_the_api_se
     assert listed["metadata"]["annotations"]["kubernetes.io/config.source"] == "file"
 
 
-def assert_api_server_gone(cluster) -> None:
+def assert_api_server_gone(kind_cluster_ready) -> None:
     """No kube-apiserver container runs on the control plane, and its port refuses or fails requests."""
-    assert cluster.control_plane.crictl.containers(state="running", name="kube-apiserver") == []
-    assert not api_server_ready(cluster.api)
+    assert kind_cluster_ready.control_plane.crictl.containers(state="running", name="kube-apiserver") == []
+    assert not api_server_ready(kind_cluster_ready.api)
 
 
 def _running_in(pods: list[dict], name: str) -> dict | None:

@@ -14,14 +14,16 @@ FAILING_TEST = textwrap.dedent("""
 """)
 
 
-def test_a_failing_test_writes_the_diagnostics_bundle(pytester, pytestconfig, cluster, settings):
+def test_a_failing_test_writes_the_diagnostics_bundle(
+    pytester, pytestconfig, kind_cluster_ready, static_pod_settings
+):
     """README "Diagnostics"; issue: the failure bundle (journal, crictl, manifests, mirror, events)."""
     pytester.makepyfile(test_fails=FAILING_TEST)
     artifacts = pytester.path / "artifacts"
 
     result = pytester.runpytest_subprocess(
-        f"--reuse-cluster={cluster.name}",
-        f"--kind-bin={settings.kind_bin}",
+        f"--reuse-cluster={kind_cluster_ready.name}",
+        f"--kind-bin={static_pod_settings.kind_bin}",
         f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
         f"--artifacts-dir={artifacts}",
         "-p",
@@ -32,7 +34,9 @@ def test_a_failing_test_writes_the_diagnostics_bundle(pytester, pytestconfig, cl
     result.stdout.fnmatch_lines(["*diagnostics written to*"])
     bundle = next(artifacts.glob("test_fails.py_test_fails_on_purpose"))
     names = {p.name for p in bundle.iterdir()}
-    node = (cluster.workers or [cluster.control_plane])[0].name  # where StaticPods places by default
+    node = (kind_cluster_ready.workers or [kind_cluster_ready.control_plane])[
+        0
+    ].name  # where StaticPods places by default
     assert {
         f"{node}-kubelet.log",
         f"{node}-crictl.txt",

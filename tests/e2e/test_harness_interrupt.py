@@ -22,12 +22,12 @@ BLOCKING_TESTS = textwrap.dedent("""
     import pytest
 
     @pytest.fixture
-    def blocks_in_teardown(cluster):
+    def blocks_in_teardown(kind_cluster_ready):
         yield
         pathlib.Path("tearing-down").touch()
         threading.Event().wait(600)
 
-    def test_blocks_until_interrupted(cluster):
+    def test_blocks_until_interrupted(kind_cluster_ready):
         pathlib.Path("testing").touch()
         threading.Event().wait(600)
 
@@ -46,7 +46,9 @@ EXIT_TIMEOUT = 60
 
 
 @pytest.mark.parametrize("when", SCENARIOS)
-def test_ctrl_c_deletes_the_cluster_first(pytester, pytestconfig, cluster, settings, when):
+def test_ctrl_c_deletes_the_cluster_first(
+    pytester, pytestconfig, kind_cluster_ready, static_pod_settings, when
+):
     """README "Interrupts": Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
     pytester.makepyfile(test_blocking=BLOCKING_TESTS)
     (test, blocked), name = SCENARIOS[when], unique_name("interrupted")
@@ -57,9 +59,9 @@ def test_ctrl_c_deletes_the_cluster_first(pytester, pytestconfig, cluster, setti
             "-m",
             "pytest",
             f"--cluster-name={name}",
-            f"--node-image={cluster.image}",
-            f"--k8s-version={settings.k8s_version}",
-            f"--kind-bin={settings.kind_bin}",
+            f"--node-image={kind_cluster_ready.image}",
+            f"--k8s-version={static_pod_settings.k8s_version}",
+            f"--kind-bin={static_pod_settings.kind_bin}",
             f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
             "-p",
             "no:cacheprovider",
@@ -73,7 +75,7 @@ def test_ctrl_c_deletes_the_cluster_first(pytester, pytestconfig, cluster, setti
     try:
         if blocked is None:
             poll_until(
-                lambda: cluster.docker.containers.list(filters=nodes),
+                lambda: kind_cluster_ready.docker.containers.list(filters=nodes),
                 timeout=CLUSTER_UP_TIMEOUT,
                 interval=0.2,
                 expected=f"the child run creating its cluster {name}-single-node",
@@ -97,10 +99,10 @@ def test_ctrl_c_deletes_the_cluster_first(pytester, pytestconfig, cluster, setti
         child.wait(timeout=scaled(EXIT_TIMEOUT))
     finally:
         child.kill()
-        kind = Kind(settings.kind_bin)
+        kind = Kind(static_pod_settings.kind_bin)
         left = [c for c in kind.clusters() if c.startswith(name)]
         for leftover in left:  # the finding is the assertion below; the machine is cleaned up all the same
             kind.handle(leftover, pytester.path / "kubeconfig", None).delete()
 
     assert not left, f"clusters {left} were left behind"
-    assert not cluster.docker.containers.list(all=True, filters=nodes)
+    assert not kind_cluster_ready.docker.containers.list(all=True, filters=nodes)

@@ -31,11 +31,11 @@ def test_at_default_verbosity_the_journal_has_mirror_lines_but_no_syncloop_entri
 @pytest.mark.disruptive
 @pytest.mark.claim("S20", "partly", S20_EVIDENCE)
 def test_at_verbosity_2_the_journal_has_syncloop_entries_naming_the_static_pod(
-    reconfigure_kubelet, static_pods
+    kubelet_reconfigured, static_pods
 ):
     """S20; kubelet.go syncLoopIteration ("SyncLoop ADD"/"SyncLoop REMOVE", source "file")."""
     node = static_pods.default_node()
-    reconfigure_kubelet(node, logging={"verbosity": 2})
+    kubelet_reconfigured(node, logging={"verbosity": 2})
     since = datetime.now(UTC)
 
     pod = static_pods.place(static_pods.manifest(), node=node)

@@ -20,21 +20,21 @@ FIRST_MINOR_KEEPING_READY = 35  # KEP-4781: ChangeContainerStatusOnKubeletRestar
 FIRST_MINOR_REBUILDING_INIT_STATUS = 36  # k/k PR #131317
 
 
-def kubelet_minor(cluster, node) -> int:
-    return KubeVersion.parse(cluster.kubelet_versions()[node.name]).minor
+def kubelet_minor(kind_cluster_ready, node) -> int:
+    return KubeVersion.parse(kind_cluster_ready.kubelet_versions()[node.name]).minor
 
 
 @pytest.mark.disruptive
 @pytest.mark.claim("S9", "confirmed")
 def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_before_1_35(
-    static_pods, cluster, record_observation
+    static_pods, kind_cluster_ready, record_observation
 ):
     """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status" (1.35+);
     KEP-4781 for earlier kubelets (Ready False, then True again once the readiness probe passes)."""
     manifest = static_pods.manifest("startup-probes")
     pod = static_pods.place(manifest.with_labels(app=manifest.name))
     _, container = pod.wait_up()
-    watch = ReadyWatch(cluster.kubeconfig, pod.namespace, f"app={manifest.name}")
+    watch = ReadyWatch(kind_cluster_ready.kubeconfig, pod.namespace, f"app={manifest.name}")
 
     with watch.running():
         pod.node.kubelet.restart()
@@ -45,7 +45,7 @@ def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_befo
     status = pod.mirror().status.container_statuses[0]
     assert status.container_id.endswith(container.id)
     assert (status.restart_count, status.started) == (0, True)
-    if kubelet_minor(cluster, pod.node) >= FIRST_MINOR_KEEPING_READY:
+    if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_KEEPING_READY:
         assert flips == [True], "Ready must never turn False across the restart"
         record_observation("Ready, Started and restartCount unchanged")
     else:
@@ -55,7 +55,7 @@ def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_befo
 
 @pytest.mark.disruptive
 def test_init_container_removed_before_a_kubelet_restart_leaves_the_mirror_in_init_before_1_36(
-    static_pods, cluster, record_observation
+    static_pods, kind_cluster_ready, record_observation
 ):
     """k/k #108537 (a static pod's status is rebuilt from the runtime alone: with its completed init
     container gone, the mirror says Init:0/1 for good while the app runs on), fixed in 1.36 by PR #131317,
@@ -68,7 +68,7 @@ def test_init_container_removed_before_a_kubelet_restart_leaves_the_mirror_in_in
     pod.node.crictl.remove(_container_id(before.status.init_container_statuses[0]))
     pod.node.kubelet.restart()
 
-    if kubelet_minor(cluster, pod.node) >= FIRST_MINOR_REBUILDING_INIT_STATUS:
+    if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_REBUILDING_INIT_STATUS:
         pod.wait_for_mirror(_init_completed, "with its init container Completed again")
         pod.wait_for_running_mirror()
         record_observation("the init container counts as Completed; the pod is Running")

@@ -28,7 +28,7 @@ def _restart_counts(pod) -> list[int]:
 
 @pytest.mark.claim("S3", "confirmed")
 @pytest.mark.claim("S18", "confirmed")
-def test_placed_manifest_runs_a_sandbox_named_like_its_mirror_pod(static_pods, cluster):
+def test_placed_manifest_runs_a_sandbox_named_like_its_mirror_pod(static_pods, kind_cluster_ready):
     """S18, S3; docs "Create static Pods" (`crictl pods`, `kubectl get pods`); common.go generatePodName."""
     pod = static_pods.place(static_pods.manifest())
 
@@ -38,14 +38,14 @@ def test_placed_manifest_runs_a_sandbox_named_like_its_mirror_pod(static_pods, c
     assert sandbox.id == container.pod_sandbox_id
     mirror = pod.wait_for_running_mirror()
     assert mirror.metadata.name in [
-        p.metadata.name for p in cluster.core.list_namespaced_pod("default").items
+        p.metadata.name for p in kind_cluster_ready.core.list_namespaced_pod("default").items
     ]
     assert mirror.spec.node_name == pod.node.name
 
 
-def test_mirror_pod_lives_in_the_namespace_the_manifest_names(namespaces, static_pods):
+def test_mirror_pod_lives_in_the_namespace_the_manifest_names(test_namespaces, static_pods):
     """docs "Create static Pods"; common.go applyDefaults ("default" only when the manifest names none)."""
-    namespace = namespaces.create()
+    namespace = test_namespaces.create()
 
     pod = static_pods.place(static_pods.manifest().with_namespace(namespace))
 
@@ -54,7 +54,7 @@ def test_mirror_pod_lives_in_the_namespace_the_manifest_names(namespaces, static
 
 
 @pytest.mark.claim("S4", "confirmed")
-def test_static_pod_runs_without_any_scheduler(static_pods, cluster):
+def test_static_pod_runs_without_any_scheduler(static_pods, kind_cluster_ready):
     """S4; docs (a static pod is bound to one kubelet); common.go applyDefaults sets spec.nodeName."""
     pod = static_pods.place(static_pods.manifest().with_spec(schedulerName="no-such-scheduler"))
 
@@ -63,13 +63,15 @@ def test_static_pod_runs_without_any_scheduler(static_pods, cluster):
     assert (mirror.spec.scheduler_name, mirror.spec.node_name) == ("no-such-scheduler", pod.node.name)
     events = {"field_selector": f"involvedObject.name={pod.mirror_name}", "namespace": pod.namespace}
     watch_until(
-        cluster.core.list_namespaced_event,
+        kind_cluster_ready.core.list_namespaced_event,
         lambda e: e is not None and e.reason == "Started",
         timeout=EVENT_TIMEOUT,
         expected="a Started event",
         **events,
     )
-    assert "Scheduled" not in {e.reason for e in cluster.core.list_namespaced_event(**events).items}
+    assert "Scheduled" not in {
+        e.reason for e in kind_cluster_ready.core.list_namespaced_event(**events).items
+    }
 
 
 @pytest.mark.claim("S12", "confirmed")

@@ -24,20 +24,20 @@ FAILED_FETCHES = 3
 
 @pytest.mark.disruptive  # the kubelet is restarted with a manifest URL
 def test_manifest_url_runs_its_pod_follows_changes_keeps_it_on_errors_and_stops_it_when_empty(
-    reconfigure_kubelet, static_pods, cluster
+    kubelet_reconfigured, static_pods, kind_cluster_ready
 ):
     """docs "Web-hosted static pod manifest"; http.go extractFromURL (header sent; 404 keeps the last pods;
     zero-length data removes them); kubelet-config staticPodURL, staticPodURLHeader, httpCheckFrequency."""
     node, manifest, token = static_pods.default_node(), static_pods.manifest(), secrets.token_hex(8)
     with manifest_server(node) as (url, served):
         served.serve(manifest.to_yaml())
-        reconfigure_kubelet(
+        kubelet_reconfigured(
             node,
             staticPodURL=url,
             staticPodURLHeader={HEADER: [token]},
             httpCheckFrequency=f"{HTTP_CHECK_FREQUENCY}s",
         )
-        pod = StaticPod(node, url, manifest, cluster.core)
+        pod = StaticPod(node, url, manifest, kind_cluster_ready.core)
 
         first, container = pod.wait_up()
         assert first.metadata.annotations[CONFIG_SOURCE_ANNOTATION] == "http"

@@ -50,19 +50,19 @@ def test_mirror_pod_is_named_after_the_node_and_marks_its_file_source(static_pod
 @pytest.mark.claim("S14", "confirmed")
 @pytest.mark.parametrize("force", [False, True], ids=["graceful", "forced"])
 def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_container_keeps_running(
-    reconfigure_kubelet, static_pods, cluster, force, record_property
+    kubelet_reconfigured, static_pods, kind_cluster_ready, force, record_property
 ):
     """S14; docs: `kubectl delete` of the mirror does not remove the static pod;
     mirror_pod_test.go "should be recreated when mirror pod gracefully deleted" /
     "should be recreated when mirror pod forcibly deleted";
     pod_workers.go (each pod re-synced every syncFrequency, with up to 50 % jitter)."""
     node = static_pods.default_node()
-    reconfigure_kubelet(node, syncFrequency=SYNC_FREQUENCY)
+    kubelet_reconfigured(node, syncFrequency=SYNC_FREQUENCY)
     pod = static_pods.place(static_pods.manifest(), node=node)
     old, container = pod.wait_up()
     deleted_at = datetime.now(UTC)
 
-    cluster.core.delete_namespaced_pod(
+    kind_cluster_ready.core.delete_namespaced_pod(
         old.metadata.name, old.metadata.namespace, grace_period_seconds=0 if force else None
     )
 
@@ -73,7 +73,7 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
     assert back_after <= pod.resync_window(syncs=1) + SYNC_MARGIN
 
 
-def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, cluster):
+def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, kind_cluster_ready):
     """docs (static pods do not support ephemeral containers); pkg/apis/core/validation
     ValidatePodEphemeralContainersUpdate ("static pods do not support ephemeral containers", k/k #113935)."""
     pod = static_pods.place(static_pods.manifest())
@@ -81,7 +81,7 @@ def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, cluster):
     debugger = {"name": "debugger", "image": static_pods.image, "targetContainerName": "app"}
 
     with pytest.raises(ApiException) as refused:
-        cluster.core.patch_namespaced_pod_ephemeralcontainers(
+        kind_cluster_ready.core.patch_namespaced_pod_ephemeralcontainers(
             mirror.metadata.name, mirror.metadata.namespace, {"spec": {"ephemeralContainers": [debugger]}}
         )
 
@@ -91,21 +91,25 @@ def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, cluster):
 
 
 def test_labels_from_the_manifest_select_the_mirror_for_queries_and_services(
-    namespaces, static_pods, cluster
+    test_namespaces, static_pods, kind_cluster_ready
 ):
     """docs (labels propagate to the mirror); the EndpointSlice controller selects pods by labels, mirrors
     included (discovery.k8s.io/v1; no kube-proxy needed to see the endpoint)."""
-    namespace = namespaces.create()
+    namespace = test_namespaces.create()
     manifest = static_pods.manifest().with_namespace(namespace)
     pod = static_pods.place(manifest.with_labels(selected=manifest.name))
     mirror = pod.wait_for_running_mirror()
 
-    selected = cluster.core.list_namespaced_pod(namespace, label_selector=f"selected={manifest.name}")
-    cluster.core.create_namespaced_service(namespace, _service("selects-mirror", {"selected": manifest.name}))
+    selected = kind_cluster_ready.core.list_namespaced_pod(
+        namespace, label_selector=f"selected={manifest.name}"
+    )
+    kind_cluster_ready.core.create_namespaced_service(
+        namespace, _service("selects-mirror", {"selected": manifest.name})
+    )
 
     assert [p.metadata.name for p in selected.items] == [pod.mirror_name]
     endpoint = watch_until(
-        k8s.DiscoveryV1Api(cluster.api).list_namespaced_endpoint_slice,
+        k8s.DiscoveryV1Api(kind_cluster_ready.api).list_namespaced_endpoint_slice,
         lambda s: s is not None and any(_targets(e, pod.mirror_name) for e in s.endpoints or []),
         timeout=ENDPOINTS_TIMEOUT,
         expected=f"an EndpointSlice of service selects-mirror with a ready endpoint for {pod.mirror_name}",
@@ -115,23 +119,30 @@ def test_labels_from_the_manifest_select_the_mirror_for_queries_and_services(
     assert mirror.status.pod_ip in {a for e in endpoint.endpoints for a in e.addresses}
 
 
-@pytest.mark.parametrize("update", ["activeDeadlineSeconds", "image"])
+# What each upstream "Pod Generation" case changes in the manifest (the image under another name the
+# runtime resolves to the same local image, since nothing can be pulled).
+UPDATES = {
+    "activeDeadlineSeconds": lambda m, image: m.with_spec(activeDeadlineSeconds=3000),
+    "container image": lambda m, image: m.with_image(f"docker.io/{image}", container="app"),
+    "initContainer image": lambda m, image: m.with_image(f"docker.io/{image}", container="init"),
+}
+
+
+@pytest.mark.parametrize("update", UPDATES)
 def test_updated_static_pod_gets_a_new_mirror_whose_generation_stays_1(
-    static_pods, cluster, update, record_observation
+    static_pods, kind_cluster_ready, update, record_observation
 ):
-    """mirror_pod_test.go "mirror pod: update activeDeadlineSeconds" / "mirror pod: update container image"
-    (MirrorPod (Pod Generation): generation stays 1, observedGeneration stays empty)."""
-    pod = static_pods.place(static_pods.manifest())
+    """mirror_pod_test.go "mirror pod: update activeDeadlineSeconds" / "mirror pod: update container image" /
+    "mirror pod: update initContainer image" (MirrorPod (Pod Generation): generation stays 1,
+    observedGeneration stays empty)."""
+    pod = static_pods.place(static_pods.manifest("upgrade-init", prefix="generation"))
     old = pod.wait_for_running_mirror()
 
-    if update == "image":
-        pod.rewrite(pod.manifest.with_image(f"docker.io/{static_pods.image}"))
-    else:
-        pod.rewrite(pod.manifest.with_spec(activeDeadlineSeconds=3000))
+    pod.rewrite(UPDATES[update](pod.manifest, static_pods.image))
 
     new = pod.wait_for_new_mirror(old.metadata.uid)
     generations = (new.metadata.generation, new.status.observed_generation)
-    if KubeVersion.parse(cluster.server_version()).minor >= FIRST_MINOR_WITH_POD_GENERATION:
+    if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= FIRST_MINOR_WITH_POD_GENERATION:
         assert generations == (1, None)
     record_observation(f"generation {generations[0]}, observedGeneration {generations[1]}")
 

@@ -25,7 +25,7 @@ SYNC_FREQUENCY = "10s"
 
 @pytest.mark.claim("S7", "confirmed")
 def test_mirror_carries_the_kubelets_annotations_the_manifests_metadata_and_one_node_owner(
-    static_pods, cluster
+    static_pods, kind_cluster_ready
 ):
     """S7; common.go applyDefaults; mirror_client.go CreateMirrorPod; mirror_pod_test.go (one Node owner)."""
     manifest = (
@@ -40,7 +40,7 @@ def test_mirror_carries_the_kubelets_annotations_the_manifests_metadata_and_one_
     assert annotations[CONFIG_MIRROR_ANNOTATION] == annotations[CONFIG_HASH_ANNOTATION]
     assert manifest.labels.items() <= mirror.metadata.labels.items()
     assert manifest.annotations.items() <= annotations.items()
-    node = cluster.core.read_node(pod.node.name)
+    node = kind_cluster_ready.core.read_node(pod.node.name)
     owner = ("v1", "Node", node.metadata.name, node.metadata.uid, True)
     assert [
         (o.api_version, o.kind, o.name, o.uid, o.controller) for o in mirror.metadata.owner_references
@@ -61,7 +61,7 @@ def test_mirror_status_follows_the_container_on_the_node(static_pods):
 
 
 @pytest.mark.parametrize("change", ["update", "remove"])
-def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, cluster, change):
+def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, kind_cluster_ready, change):
     """pkg/apis/core/validation ValidatePodSpecificAnnotationUpdates (config.mirror may not change)."""
     pod = static_pods.place(static_pods.manifest())
     mirror = pod.wait_for_running_mirror()
@@ -70,7 +70,7 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
         "metadata": {"annotations": {CONFIG_MIRROR_ANNOTATION: "edited" if change == "update" else None}}
     }
     with pytest.raises(ApiException) as refused:
-        cluster.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, patch)
+        kind_cluster_ready.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, patch)
 
     assert refused.value.status == HTTP_UNPROCESSABLE
     assert "may not remove or update mirror pod annotation" in refused.value.body
@@ -98,12 +98,12 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
 )
 @pytest.mark.disruptive  # the kubelet is restarted with a shorter syncFrequency
 def test_edited_mirror_is_kept_as_edited_through_two_periodic_syncs_and_the_running_pod_is_unchanged(
-    reconfigure_kubelet, static_pods, cluster
+    kubelet_reconfigured, static_pods, kind_cluster_ready
 ):
     """S8, S14, S6; kubelet.go SyncPod / tryReconcileMirrorPods (run on every periodic sync); pod_manager.go
     IsMirrorPodOf (only the config.mirror hash counts)."""
     node = static_pods.default_node()
-    reconfigure_kubelet(node, syncFrequency=SYNC_FREQUENCY)
+    kubelet_reconfigured(node, syncFrequency=SYNC_FREQUENCY)
     pod = static_pods.place(static_pods.manifest(), node=node)
     mirror, container = pod.wait_up()
 
@@ -111,7 +111,7 @@ def test_edited_mirror_is_kept_as_edited_through_two_periodic_syncs_and_the_runn
         "metadata": {"labels": {"edited": "by-hand"}},
         "spec": {"containers": [{"name": "app", "image": "example.com/edited:1"}]},
     }
-    cluster.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, edit)
+    kind_cluster_ready.core.patch_namespaced_pod(mirror.metadata.name, mirror.metadata.namespace, edit)
 
     pod.assert_container_kept(container, window=pod.resync_window(syncs=2))
     now = pod.mirror()

@@ -15,22 +15,24 @@ pytestmark = pytest.mark.kind_config("multi-node")
 
 
 @pytest.mark.claim("S17", "confirmed")
-def test_same_manifest_on_two_workers_gives_two_mirrors_named_after_each_worker(static_pods, cluster):
+def test_same_manifest_on_two_workers_gives_two_mirrors_named_after_each_worker(
+    static_pods, kind_cluster_ready
+):
     """S17; common.go generatePodName; docs (the mirror's name ends with the node's hostname)."""
     manifest = static_pods.manifest()
 
-    pods = [static_pods.place(manifest, node=worker) for worker in cluster.workers]
+    pods = [static_pods.place(manifest, node=worker) for worker in kind_cluster_ready.workers]
 
     mirrors = [pod.wait_for_running_mirror() for pod in pods]
     assert [(m.metadata.name, m.spec.node_name) for m in mirrors] == [
-        (f"{manifest.name}-{worker.name}", worker.name) for worker in cluster.workers
+        (f"{manifest.name}-{worker.name}", worker.name) for worker in kind_cluster_ready.workers
     ]
     assert all(m.metadata.annotations[CONFIG_SOURCE_ANNOTATION] == "file" for m in mirrors)
 
 
-def test_static_pods_on_two_workers_reach_each_other_by_pod_ip(static_pods, cluster):
+def test_static_pods_on_two_workers_reach_each_other_by_pod_ip(static_pods, kind_cluster_ready):
     """Kubernetes networking model; fixtures/images/testapp (`probe` answers with the pod that served)."""
-    pods = [static_pods.place(static_pods.manifest(), node=worker) for worker in cluster.workers]
+    pods = [static_pods.place(static_pods.manifest(), node=worker) for worker in kind_cluster_ready.workers]
     ips = [pod.wait_for_running_mirror().status.pod_ip for pod in pods]
 
     for pod, other, ip in [(pods[0], pods[1], ips[1]), (pods[1], pods[0], ips[0])]:

@@ -20,7 +20,7 @@ CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
 
 @pytest.mark.kind_config("custom-static-pod-path")
 @pytest.mark.claim("S2", "confirmed")
-def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, cluster):
+def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, kind_cluster_ready):
     """S2; docs (--pod-manifest-path, the deprecated flag form of staticPodPath); kubelet /configz."""
     node = static_pods.default_node()
 
@@ -29,17 +29,17 @@ def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_
     mirror = pod.wait_for_running_mirror()
     assert (pod.path, mirror.spec.node_name) == (f"{CUSTOM_PATH}/{pod.name}.yaml", node.name)
     assert node.kubelet.static_pod_path() == CUSTOM_PATH
-    assert cluster.kubelet_configz(node.name)["staticPodPath"] == CUSTOM_PATH
+    assert kind_cluster_ready.kubelet_configz(node.name)["staticPodPath"] == CUSTOM_PATH
     node.kubelet.wait_for_log(WHOLE_JOURNAL, "Flag --pod-manifest-path has been deprecated", timeout=0)
 
 
 @pytest.mark.disruptive
 @pytest.mark.kind_config("multi-node")
 @pytest.mark.claim("S2", "confirmed")
-def test_static_pod_path_may_name_a_single_file(reconfigure_kubelet, static_pods):
+def test_static_pod_path_may_name_a_single_file(kubelet_reconfigured, static_pods):
     """S2; kubelet-config.v1beta1 staticPodPath ("a directory or a single file"); file.go listConfig."""
     node, path = static_pods.default_node(), f"/etc/kubernetes/{unique_name('single')}.yaml"
-    reconfigure_kubelet(node, staticPodPath=path)
+    kubelet_reconfigured(node, staticPodPath=path)
 
     pod = static_pods.place(static_pods.manifest(), node=node, filename=path)
 
@@ -50,11 +50,11 @@ def test_static_pod_path_may_name_a_single_file(reconfigure_kubelet, static_pods
 @pytest.mark.disruptive
 @pytest.mark.kind_config("multi-node")
 def test_missing_static_pod_path_is_tolerated_and_read_once_it_exists(
-    reconfigure_kubelet, node_dirs, static_pods
+    kubelet_reconfigured, node_dirs, static_pods
 ):
     """file.go listConfig ("path does not exist, ignoring") and its periodic re-list."""
     node, path, since = static_pods.default_node(), f"/etc/{unique_name('absent')}", datetime.now(UTC)
-    reconfigure_kubelet(node, staticPodPath=path)
+    kubelet_reconfigured(node, staticPodPath=path)
     node.kubelet.wait_for_log(
         since,
         "path does not exist, ignoring",
@@ -77,12 +77,14 @@ def test_missing_static_pod_path_is_tolerated_and_read_once_it_exists(
     "/etc/kubernetes/manifests is what kubeadm, and so kind, configures.",
 )
 @pytest.mark.claim("S21", "confirmed")
-def test_kubelet_without_static_pod_path_runs_no_static_pods(reconfigure_kubelet, static_pods, cluster):
+def test_kubelet_without_static_pod_path_runs_no_static_pods(
+    kubelet_reconfigured, static_pods, kind_cluster_ready
+):
     """S1, S21; kubelet-config.v1beta1 (staticPodPath defaults to ""); kubeadm's /etc/kubernetes/manifests."""
     node = static_pods.default_node()
     kubeadm_dir = static_pods.manifest_dir(node)
-    reconfigure_kubelet(node, staticPodPath=None)
-    assert not cluster.kubelet_configz(node.name).get("staticPodPath")
+    kubelet_reconfigured(node, staticPodPath=None)
+    assert not kind_cluster_ready.kubelet_configz(node.name).get("staticPodPath")
     manifest = static_pods.manifest()
 
     pod = static_pods.place(

@@ -20,16 +20,19 @@ pytestmark = pytest.mark.kind_config("upgrade")
 
 
 def test_static_pods_through_an_in_place_kubelet_upgrade(
-    request, upgrade_plan, from_kubelet, to_kubelet, static_pods, cluster, settings
+    request, upgrade_plan, from_kubelet, to_kubelet, static_pods, kind_cluster_ready, static_pod_settings
 ):
     """#129385, #116080, KEP-4781; kubeadm "Upgrading Linux nodes" (upgrade node, then the kubelet)."""
-    node, versions = cluster.workers[0], (f"v{upgrade_plan.from_version}", upgrade_plan.to_reported)
-    check = UpgradeCheck(cluster, static_pods, node, *versions)
+    node, versions = (
+        kind_cluster_ready.workers[0],
+        (f"v{upgrade_plan.from_version}", upgrade_plan.to_reported),
+    )
+    check = UpgradeCheck(kind_cluster_ready, static_pods, node, *versions)
 
     record = check.run(from_kubelet, to_kubelet)
 
     result = diff_upgrade(record)
-    paths = write_reports(record, settings.artifacts_dir)
+    paths = write_reports(record, static_pod_settings.artifacts_dir)
     request.node.user_properties.append(("upgrade_verdict", result.verdict.line))
     print(f"\n{result.verdict.line}; report: {paths['html']}")
     failed = [f"{b.behaviour}: {b.detail}" for b in record.behaviours if not b.passed]
