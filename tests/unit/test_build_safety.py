@@ -1,0 +1,296 @@
+"""The offline build's safety: locks, clean trees, its own image names, one line for a full disk."""
+
+from __future__ import annotations
+
+import errno
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import docker
+import pytest
+
+from harness.nodeimage import assemble, fstree, images, proc, progress, recipes, rootfs
+from harness.nodeimage.binaries import go_build_status
+from harness.nodeimage.stages import StageError, Stages, cache_key
+
+
+def test_recipe_revisions_keep_the_keys_of_caches_made_before_them():
+    """Keys (and so every cached binary and node image) are those of the builds before revisions."""
+    go = ("go1.26.8", "x86_64", recipes.GO)
+    assert cache_key("kubernetes", "v1.34.4", go) == "6eedcaf7579a2af1"
+    assert cache_key("rootfs", rootfs.PACKAGES, "v0.30.0", "x86_64", recipes.ROOTFS) == "cb13c30bbf05f14d"
+    assert (recipes.IMAGES, recipes.ASSEMBLE) == ("c837fc391e4491ac", "8b1690840ed33fdb")
+
+
+def test_a_second_build_waits_for_the_stage_and_then_finds_it_built(tmp_path, capfd):
+    out, calls = tmp_path / "bin" / "etcd", []
+    first = Stages()
+    first.run("etcd", out, "k", lambda d: (d / "etcd").write_text("1"))
+    second_done = threading.Event()
+
+    def second() -> None:
+        with Stages() as stages:
+            stages.run("etcd", out, "k", calls.append)
+        second_done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.3)
+    assert not second_done.is_set()  # held by the first build until it ends
+    first.__exit__(None, None, None)
+    thread.join(5)
+    assert second_done.is_set() and calls == []  # cached: not built twice, not removed
+    assert (out / "etcd").read_text() == "1"
+    assert f"etcd: another build (pid {os.getpid()}) holds it; waiting" in capfd.readouterr().err
+
+
+def test_a_full_disk_is_one_line_and_leaves_nothing(tmp_path):
+    def full(out: Path) -> None:
+        (out / "half").write_text("x")
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "half"))
+
+    with pytest.raises(StageError) as error, Stages() as stages:
+        stages.run("crictl v1.34.0", tmp_path / "bin" / "crictl", "k", full)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith("crictl v1.34.0: no space left on device: free space on the disk of")
+    assert f"df -h {tmp_path / 'bin'}" in message and "STATIC_POD_HARNESS_CACHE" in message
+    assert [p.name for p in (tmp_path / "bin").iterdir()] == ["crictl.lock"]
+
+
+def test_a_full_docker_disk_is_one_line():
+    def full() -> None:
+        raise docker.errors.APIError("write /var/lib/docker/tmp/x: no space left on device")
+
+    with pytest.raises(StageError, match=r"^assemble: no space left on device: free space on Docker's disk"):
+        Stages().run_image("assemble", Path("/nonexistent/never-made.lock"), lambda: False, full)
+
+
+def test_a_full_disk_inside_go_build_is_recognised():
+    from harness.nodeimage.stages import out_of_space
+
+    assert out_of_space(
+        RuntimeError("go build x failed:\nwrite /root/.cache/go-build/1: no space left on device")
+    )
+    assert not out_of_space(RuntimeError("undefined: x"))
+
+
+def test_an_interrupted_stage_leaves_nothing(tmp_path):
+    def interrupted(out: Path) -> None:
+        (out / "half").write_text("x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt), Stages() as stages:
+        stages.run("s", tmp_path / "s", "k", interrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.lock"]
+
+
+def test_heartbeat_lines_are_plain_and_say_what_is_running(capfd):
+    with (
+        progress.heartbeat("kubernetes v1.34.4", interval=0.05),
+        progress.doing(lambda: "go build: 7 packages"),
+    ):
+        time.sleep(0.18)
+    err = capfd.readouterr().err
+    lines = err.splitlines()
+    assert len(lines) >= 2 and "\r" not in err
+    assert lines[0] == "[node-image] kubernetes v1.34.4: 0s, go build: 7 packages"
+
+
+def test_progress_of_go_builds_and_debootstrap_is_read_from_their_output():
+    stderr = "go: downloading k8s.io/api v0.34.4\nk8s.io/api/core/v1\ninternal/abi\n"
+    assert go_build_status("kubelet", stderr) == "go build kubelet: 2 packages compiled, 1 modules downloaded"
+    said = rootfs.debootstrap_status("", "I: Retrieving InRelease\nI: Unpacking libc6...\n")
+    assert said == "debootstrap trixie: Unpacking libc6..."
+
+
+def test_an_interrupted_command_is_ended_with_all_its_children(tmp_path, monkeypatch):
+    monkeypatch.setattr(proc, "GRACE", 1.0)
+    pids = tmp_path / "pids"
+    script = f"sleep 300 & echo $! > {pids}; trap '' TERM; wait"  # the shell ignores SIGTERM
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGUSR1))
+    try:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt):
+            proc.run(["sh", "-c", script])
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    child = int(pids.read_text())
+    time.sleep(0.2)
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+MOUNTINFO = """22 1 0:21 / /proc rw - proc proc rw
+90 80 0:50 / /cache/rootfs.partial/rootfs/proc rw - proc proc rw
+91 90 0:51 / /cache/rootfs.partial/rootfs/proc/sys/fs/binfmt_misc rw - binfmt_misc x rw
+92 80 0:52 / /cache/rootfs.partial/rootfs/with\\040space rw - tmpfs x rw
+93 80 0:53 / /cache/rootfs.partial-other rw - tmpfs x rw
+"""
+
+
+def test_mounts_under_a_tree_are_found_deepest_first():
+    assert fstree.mounts_under(Path("/cache/rootfs.partial"), MOUNTINFO) == [
+        Path("/cache/rootfs.partial/rootfs/proc/sys/fs/binfmt_misc"),
+        Path("/cache/rootfs.partial/rootfs/proc"),
+        Path("/cache/rootfs.partial/rootfs/with space"),
+    ]
+
+
+def _mount_tmpfs(point: Path) -> None:
+    point.mkdir(parents=True)
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "none", str(point)]).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+
+
+def test_a_tree_with_a_mount_left_in_it_is_unmounted_then_removed(tmp_path):
+    tree = tmp_path / "rootfs.partial"
+    _mount_tmpfs(tree / "rootfs" / "proc")
+    (tree / "rootfs" / "proc" / "kept-by-the-mount").write_text("x")
+    fstree.remove_tree(tree)
+    assert not tree.exists()
+    assert str(tree) not in Path("/proc/self/mountinfo").read_text()
+
+
+def test_removal_never_crosses_into_another_device(tmp_path, monkeypatch):
+    tree = tmp_path / "rootfs.partial"
+    inside = tree / "rootfs" / "dev"
+    _mount_tmpfs(inside)
+    try:
+        (inside / "host-device-node").write_text("must survive")
+        (tree / "rootfs" / "etc").mkdir()
+        monkeypatch.setattr(fstree, "detach", lambda point: None)  # as if it could not be unmounted
+        with pytest.raises(fstree.TreeError, match=r"rootfs/dev is on another filesystem .*umount -l"):
+            fstree.remove_tree(tree)
+        assert (inside / "host-device-node").read_text() == "must survive"
+        assert not (tree / "rootfs" / "etc").exists()
+    finally:
+        subprocess.run(["umount", str(inside)], check=True)
+
+
+class FakeImages:
+    def __init__(self, client: FakeClient) -> None:
+        self.client = client
+
+    def build(self, **kwargs: Any) -> tuple[None, list[object]]:
+        self.client.calls.append(("build", kwargs["tag"]))
+        return None, []
+
+    def remove(self, image: str, **kwargs: Any) -> None:
+        self.client.calls.append(("remove", image, kwargs))
+
+    def get(self, image: str) -> SimpleNamespace:
+        return SimpleNamespace(tags=self.client.tags)
+
+
+class FakeClient:
+    def __init__(self, tags: list[str] | None = None) -> None:
+        self.calls: list[tuple[object, ...]] = []
+        self.tags = tags or []
+        self.images = FakeImages(self)
+        self.api = SimpleNamespace(get_image=self.get_image)
+
+    def get_image(self, name: str) -> list[bytes]:
+        self.calls.append(("save", name))
+        return [_docker_save(name)]
+
+
+def _docker_save(name: str) -> bytes:
+    repository, tag = name.rsplit(":", 1)
+    files = {
+        "manifest.json": [{"Config": "c.json", "RepoTags": [name], "Layers": ["l1/layer.tar"]}],
+        "repositories": {repository: {tag: "l1"}},
+        "c.json": {"config": {}},
+    }
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for path, doc in files.items():
+            data = json.dumps(doc).encode()
+            info = tarfile.TarInfo(path)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_registry_names_exist_only_inside_the_archives(tmp_path):
+    client = FakeClient()
+    binary = tmp_path / "pause"
+    binary.write_bytes(b"\x7fELF")
+    names = ["registry.k8s.io/pause:3.10.1", "registry.k8s.io/pause:3.10"]
+    archives = images.save_image_archives(client, binary, names, tmp_path, "sph-test/build")
+    ours = f"sph-test/build:pause-{os.getpid()}"
+    # every name given to the host's Docker is the build's own, and only that name is removed
+    assert client.calls == [("build", ours), ("save", ours), ("save", ours), ("remove", ours, {})]
+    for archive, name in zip(archives, names, strict=True):
+        with tarfile.open(archive) as tar:
+            manifest = json.load(tar.extractfile("manifest.json"))
+            repositories = json.load(tar.extractfile("repositories"))
+            assert json.load(tar.extractfile("c.json")) == {"config": {}}
+        assert manifest[0]["RepoTags"] == [name] and manifest[0]["Layers"] == ["l1/layer.tar"]
+        assert repositories == {name.rsplit(":", 1)[0]: {name.rsplit(":", 1)[1]: "l1"}}
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == ["", ".tar", ".tar"]
+
+
+def test_a_replaced_node_image_that_someone_tagged_is_kept():
+    tagged = FakeClient(tags=["my/keep:1"])
+    assemble._remove_if_unused(tagged, "sha256:old")
+    assert tagged.calls == []
+    untagged = FakeClient()
+    assemble._remove_if_unused(untagged, "sha256:old")
+    assert untagged.calls == [("remove", "sha256:old", {})]
+
+
+def _tool(args: list[str], env: dict[str, str], cache: Path) -> subprocess.CompletedProcess[str]:
+    env = {**env, "STATIC_POD_HARNESS_CACHE": str(cache), "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run(
+        [sys.executable, "-m", "harness.nodeimage", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_go_missing_is_one_line(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = _tool(["kubernetes", "--k8s-version=1.34.4"], {"PATH": str(empty)}, tmp_path / "cache")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "error: Go is not installed (no `go` on PATH): install Go 1.24 or later (https://go.dev/dl/), "
+        "then run again\n"
+    )
+
+
+def test_an_unreachable_module_proxy_is_one_line(tmp_path):
+    go = subprocess.run(["sh", "-c", "command -v go"], capture_output=True, text=True).stdout.strip()
+    if not go:
+        pytest.skip("no Go here")
+    env = {
+        "PATH": f"{Path(go).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "GOPROXY": "http://127.0.0.1:9",  # nothing listens there
+        "GOMODCACHE": str(tmp_path / "mod"),
+        "GOTOOLCHAIN": "local",
+        "GOFLAGS": "-modcacherw",
+    }
+    done = _tool(["kubernetes", "--k8s-version=1.34.4"], env, tmp_path / "cache")
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: the Go module proxy does not answer (")
+    assert "connection refused" in done.stderr and "set GOPROXY" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert not list((tmp_path / "cache").glob("bin/*/"))  # nothing built, nothing left
