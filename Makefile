@@ -2,6 +2,7 @@
 #
 #   make e2e    set up the host (if needed), the node image, a cluster; run the suite
 #   make test   unit tests, then the e2e suite (what CI runs)
+#   make host-teardown [REMOVE_PACKAGES=1]   remove what host-setup added (as it recorded it)
 #
 # Settings (make variables, also pytest options of the same meaning):
 #   K8S_VERSION   Kubernetes release, e.g. 1.34.4 (default), 1.33.13, 1.35.4
