@@ -72,7 +72,12 @@ class GoBuild:
             " ".join(p.rsplit("/", 1)[-1] for p in self.packages) if len(self.packages) > 1 else self.out.name
         )
         start = time.monotonic()
-        done = proc.run(cmd, cwd=self.module_dir, env=env, status=lambda _, err: go_build_status(names, err))
+        done = proc.run(
+            cmd,
+            cwd=self.module_dir,
+            env=env,
+            status=lambda _, err: f"go build {names}: {go_build_counts(err)}",
+        )
         if done.returncode != 0:
             errors = [
                 line
@@ -82,17 +87,15 @@ class GoBuild:
             if error := gomodule.unreachable("\n".join(errors)):
                 raise error
             raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
-        log(f"  go build {names}: {time.monotonic() - start:.0f} s, {go_build_status(names, done.stderr)}")
+        log(f"  go build {names}: {time.monotonic() - start:.0f} s, {go_build_counts(done.stderr)}")
 
 
-def go_build_status(names: str, stderr: str) -> str:
+def go_build_counts(stderr: str) -> str:
     """What `go build -v` did so far: modules downloaded, packages compiled (the bare paths it prints)."""
     lines = stderr.splitlines()
     downloaded = sum(line.startswith("go: downloading ") for line in lines)
     compiled = sum(bool(line) and " " not in line for line in lines)
-    return f"go build {names}: {compiled} packages compiled" + (
-        f", {downloaded} modules downloaded" if downloaded else ""
-    )
+    return f"{compiled} packages compiled" + (f", {downloaded} modules downloaded" if downloaded else "")
 
 
 def version_ldflags(version: KubeVersion, build_date: str) -> str:

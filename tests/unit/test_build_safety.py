@@ -20,7 +20,7 @@ import docker
 import pytest
 
 from harness.nodeimage import assemble, fstree, images, proc, progress, recipes, rootfs
-from harness.nodeimage.binaries import go_build_status
+from harness.nodeimage.binaries import go_build_counts
 from harness.nodeimage.stages import StageError, Stages, cache_key
 
 
@@ -109,7 +109,7 @@ def test_heartbeat_lines_are_plain_and_say_what_is_running(capfd):
 
 def test_progress_of_go_builds_and_debootstrap_is_read_from_their_output():
     stderr = "go: downloading k8s.io/api v0.34.4\nk8s.io/api/core/v1\ninternal/abi\n"
-    assert go_build_status("kubelet", stderr) == "go build kubelet: 2 packages compiled, 1 modules downloaded"
+    assert go_build_counts(stderr) == "2 packages compiled, 1 modules downloaded"
     said = rootfs.debootstrap_status("", "I: Retrieving InRelease\nI: Unpacking libc6...\n")
     assert said == "debootstrap trixie: Unpacking libc6..."
 
