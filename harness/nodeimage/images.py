@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
+import secrets
 import subprocess
 import tarfile
 from collections.abc import Callable
@@ -89,10 +89,11 @@ def _context(binary: Path) -> io.BytesIO:
 def save_image_archives(
     client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path, scratch: str
 ) -> list[Path]:
-    """Build a one-binary image tagged `scratch:<binary>-<pid>` and save it once per name (an
+    """Build a one-binary image tagged `scratch:<binary>-<random>` and save it once per name (an
     archive carries one name); the scratch tag is removed after, and the image with it unless
-    something else names it."""
-    tag = f"{scratch}:{binary.name}-{os.getpid()}"
+    something else names it. The tag is random, not this process's pid: builds in containers
+    that share one Docker daemon can have the same pid."""
+    tag = f"{scratch}:{binary.name}-{secrets.token_hex(6)}"
     with doing(f"docker build {tag}"):
         client.images.build(fileobj=_context(binary), custom_context=True, pull=False, rm=True, tag=tag)
     archives = []
@@ -112,7 +113,10 @@ def save_image_archives(
 
 
 def rename_archive(saved: Path, archive: Path, name: str) -> None:
-    """Copy a `docker save` archive of one image, naming that image `name` (manifest.json, repositories)."""
+    """Copy a `docker save` archive of one image, naming that image `name` wherever the archive
+    names it: manifest.json and repositories (Docker's format), and index.json (the OCI layout
+    that Docker 25 and later write beside them). containerd's importer reads index.json when
+    there is one and then ignores manifest.json, so a name left there would be the scratch tag."""
     with tarfile.open(saved) as src, tarfile.open(archive, "w") as dst:
         for member in src:
             data = src.extractfile(member) if member.isfile() else None
@@ -128,11 +132,38 @@ def _manifest(manifest: list[dict[str, object]], name: str) -> list[dict[str, ob
 
 def _repositories(repositories: dict[str, dict[str, str]], name: str) -> dict[str, dict[str, str]]:
     repository, tag = name.rsplit(":", 1)
-    layer = next(layer for tags in repositories.values() for layer in tags.values())
-    return {repository: {tag: layer}}
+    layers = [layer for tags in repositories.values() for layer in tags.values()]
+    if not layers:
+        raise BuildError(
+            f"docker save wrote an archive for {name} whose `repositories` names no image "
+            f"({json.dumps(repositories)}): was the scratch tag removed meanwhile? build again"
+        )
+    return {repository: {tag: layers[0]}}
+
+
+# The annotations by which containerd (io.containerd.image.name, the full name) and OCI tools
+# (org.opencontainers.image.ref.name, the tag, as Docker writes it) name an image of index.json.
+CONTAINERD_NAME = "io.containerd.image.name"
+OCI_REF_NAME = "org.opencontainers.image.ref.name"
+
+
+def _index(index: dict[str, Any], name: str) -> dict[str, Any]:
+    manifests = index.get("manifests") or []
+    if not manifests:
+        raise BuildError(f"docker save wrote an archive for {name} whose index.json lists no image")
+    renamed, seen = [], set()
+    for entry in manifests:
+        if entry.get("digest") in seen:  # one image saved under several of its tags
+            continue
+        seen.add(entry.get("digest"))
+        annotations = {**(entry.get("annotations") or {}), CONTAINERD_NAME: name}
+        annotations[OCI_REF_NAME] = name.rsplit(":", 1)[1]
+        renamed.append({**entry, "annotations": annotations})
+    return {**index, "manifests": renamed}
 
 
 _NAMED_IN: dict[str, Callable[[Any, str], object]] = {
     "manifest.json": _manifest,
     "repositories": _repositories,
+    "index.json": _index,
 }

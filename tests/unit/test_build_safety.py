@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import docker
 import pytest
 
 from harness.nodeimage import assemble, fstree, images, proc, progress, recipes, rootfs
-from harness.nodeimage.binaries import go_build_counts
+from harness.nodeimage.binaries import BuildError, go_build_counts
 from harness.nodeimage.stages import StageError, Stages, cache_key
 
 
@@ -198,24 +199,46 @@ class FakeImages:
 
 
 class FakeClient:
-    def __init__(self, tags: list[str] | None = None) -> None:
+    def __init__(self, tags: list[str] | None = None, oci: bool = False) -> None:
         self.calls: list[tuple[object, ...]] = []
         self.tags = tags or []
+        self.oci = oci
         self.images = FakeImages(self)
         self.api = SimpleNamespace(get_image=self.get_image)
 
     def get_image(self, name: str) -> list[bytes]:
         self.calls.append(("save", name))
-        return [_docker_save(name)]
+        return [_docker_save(name, self.oci)]
 
 
-def _docker_save(name: str) -> bytes:
+def _docker_save(name: str, oci: bool = False) -> bytes:
+    """A `docker save` archive: Docker's format, and with `oci` also the OCI layout beside it
+    (oci-layout, index.json, blobs/), as Docker 25 and later write it."""
     repository, tag = name.rsplit(":", 1)
-    files = {
+    files: dict[str, object] = {
         "manifest.json": [{"Config": "c.json", "RepoTags": [name], "Layers": ["l1/layer.tar"]}],
         "repositories": {repository: {tag: "l1"}},
         "c.json": {"config": {}},
     }
+    if oci:
+        files["oci-layout"] = {"imageLayoutVersion": "1.0.0"}
+        files["blobs/sha256/m1"] = {"schemaVersion": 2, "config": {"digest": "sha256:c1"}}
+        files["index.json"] = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": "sha256:m1",
+                    "size": 100,
+                    "annotations": {
+                        "io.containerd.image.name": f"docker.io/{name}",
+                        "org.opencontainers.image.ref.name": tag,
+                        "other": "kept",
+                    },
+                }
+            ],
+        }
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
         for path, doc in files.items():
@@ -232,7 +255,8 @@ def test_registry_names_exist_only_inside_the_archives(tmp_path):
     binary.write_bytes(b"\x7fELF")
     names = ["registry.k8s.io/pause:3.10.1", "registry.k8s.io/pause:3.10"]
     archives = images.save_image_archives(client, binary, names, tmp_path, "sph-test/build")
-    ours = f"sph-test/build:pause-{os.getpid()}"
+    ours = client.calls[0][1]
+    assert re.fullmatch(r"sph-test/build:pause-[0-9a-f]{12}", str(ours))  # random: not the pid
     # every name given to the host's Docker is the build's own, and only that name is removed
     assert client.calls == [("build", ours), ("save", ours), ("save", ours), ("remove", ours, {})]
     for archive, name in zip(archives, names, strict=True):
@@ -243,6 +267,52 @@ def test_registry_names_exist_only_inside_the_archives(tmp_path):
         assert manifest[0]["RepoTags"] == [name] and manifest[0]["Layers"] == ["l1/layer.tar"]
         assert repositories == {name.rsplit(":", 1)[0]: {name.rsplit(":", 1)[1]: "l1"}}
     assert sorted(p.suffix for p in tmp_path.iterdir()) == ["", ".tar", ".tar"]
+
+
+def test_two_builds_in_containers_with_the_same_pid_use_different_scratch_tags(tmp_path):
+    binary = tmp_path / "pause"
+    binary.write_bytes(b"\x7fELF")
+    tags = set()
+    for out in ("a", "b"):
+        (tmp_path / out).mkdir()
+        client = FakeClient()
+        images.save_image_archives(
+            client, binary, ["registry.k8s.io/pause:3.10.1"], tmp_path / out, "s/build"
+        )
+        tags.add(client.calls[0][1])
+    assert len(tags) == 2
+
+
+def test_an_oci_archive_of_docker_25_is_renamed_in_its_index_too(tmp_path):
+    """containerd imports by index.json when the archive has one: the name must be there too."""
+    client = FakeClient(oci=True)
+    binary = tmp_path / "kube-apiserver"
+    binary.write_bytes(b"\x7fELF")
+    name = "registry.k8s.io/kube-apiserver:v1.34.4"
+    [archive] = images.save_image_archives(client, binary, [name], tmp_path, "static-pod-harness/build")
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        manifest = json.load(tar.extractfile("manifest.json"))
+        assert json.load(tar.extractfile("oci-layout")) == {"imageLayoutVersion": "1.0.0"}
+        assert json.load(tar.extractfile("blobs/sha256/m1"))["config"] == {"digest": "sha256:c1"}
+    [entry] = index["manifests"]
+    assert entry["annotations"] == {
+        "io.containerd.image.name": name,
+        "org.opencontainers.image.ref.name": "v1.34.4",
+        "other": "kept",
+    }
+    assert entry["digest"] == "sha256:m1" and entry["size"] == 100
+    assert manifest[0]["RepoTags"] == [name]
+    with tarfile.open(archive) as tar:  # the scratch tag is named nowhere in the archive
+        text = b"".join(tar.extractfile(m).read() for m in tar if m.isfile())
+    assert b"static-pod-harness/build" not in text
+
+
+def test_an_archive_that_names_no_image_is_a_clear_error():
+    with pytest.raises(BuildError, match=r"`repositories` names no image"):
+        images._repositories({}, "registry.k8s.io/pause:3.10.1")
+    with pytest.raises(BuildError, match=r"index.json lists no image"):
+        images._index({"schemaVersion": 2, "manifests": []}, "registry.k8s.io/pause:3.10.1")
 
 
 def test_a_replaced_node_image_that_someone_tagged_is_kept():
