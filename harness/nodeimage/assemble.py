@@ -18,6 +18,7 @@ from pathlib import Path
 
 import docker
 from docker.models.containers import Container
+from docker.models.images import Image
 
 from harness.dockerclient import image_exists
 from harness.nodeimage.binaries import BuildError
@@ -90,7 +91,9 @@ def assemble(
     archives: list[Path],
     expected_images: list[str],
 ) -> str:
-    """Make image `name`; it is tagged only after every expected image is in containerd."""
+    """Make image `name`; it is tagged only after every expected image is in containerd, and
+    only where `name` is free or names an image a build made (never a user's image)."""
+    _previous(client, name)  # before the work: one line, nothing made
     container = client.containers.run(
         base,
         ["infinity"],
@@ -145,7 +148,11 @@ def assemble(
             )
     finally:
         container.remove(force=True)
-    previous = client.images.get(name).id if image_exists(client, name) else None
+    try:
+        previous = _previous(client, name)  # again: someone may have tagged an image meanwhile
+    except BuildError:
+        client.images.remove(image.id)  # ours, and named by nothing
+        raise
     repository, tag = name.rsplit(":", 1)
     image.tag(repository, tag)
     if previous and previous != image.id:
@@ -153,12 +160,34 @@ def assemble(
     return name
 
 
+def made_here(image: Image) -> bool:
+    """Did a build of this builder make `image`? Each node image it commits carries LABEL_VERSION."""
+    return LABEL_VERSION in (image.labels or {})
+
+
+def _previous(client: docker.DockerClient, name: str) -> str | None:
+    """The id of the image `name` names now, which the build will replace; an image that a build
+    did not make is never replaced (its name is never moved)."""
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+    if not made_here(image):
+        raise BuildError(
+            f"{name} names an image this builder did not make (no {LABEL_VERSION} label), so the "
+            f"build leaves it alone: rename or remove it (docker rmi {name}) and build again"
+        )
+    return str(image.id)
+
+
 def _remove_if_unused(client: docker.DockerClient, image_id: str) -> None:
     """The image this build replaced: ~1 GB that nothing names any more, unless a node still runs it.
 
-    One that still has a name (someone tagged it) is kept: removing it by id would take that name too.
+    One that still has a name (someone tagged it) is kept: removing it by id would take that name
+    too; so is one a build did not make.
     """
-    if client.images.get(image_id).tags:
+    image = client.images.get(image_id)
+    if image.tags or not made_here(image):
         return
     # An image a running cluster's node still uses stays: docker refuses, and so be it.
     with contextlib.suppress(docker.errors.APIError):

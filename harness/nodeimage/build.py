@@ -18,10 +18,10 @@ from harness.nodeimage.progress import log
 from harness.nodeimage.stages import Stages, cache_key
 from harness.versions import KIND_VERSION, KubeVersion
 
-# Every image the build tags in the host's Docker is named under this namespace
-# (STATIC_POD_HARNESS_IMAGE_NAMESPACE moves it: builds that must not meet, e.g. a trial of the
-# builder beside images others use). Nothing outside it is ever tagged or removed.
-DEFAULT_NAMESPACE = "static-pod-harness"
+# Every image the build tags in the host's Docker is named under this namespace, which is not
+# a setting: one that named someone else's (e.g. kindest/node) would let a build move their tags.
+# Nothing outside it is ever tagged, and an image there that no build made is never replaced.
+NAMESPACE = "static-pod-harness"
 LOCAL_GO = toolchain.Toolchain(None, "local Go")
 # go's words for a module version the proxy refuses (HTTP 403/404/410)
 _REFUSED = re.compile(r"([\w./-]+@v[\w.+-]+): reading \S+: (?:403|404|410) ")
@@ -32,12 +32,8 @@ def cache_dir() -> Path:
     return Path(os.environ.get("STATIC_POD_HARNESS_CACHE", default))
 
 
-def namespace() -> str:
-    return os.environ.get("STATIC_POD_HARNESS_IMAGE_NAMESPACE", DEFAULT_NAMESPACE)
-
-
 def image_name(version: KubeVersion) -> str:
-    return f"{namespace()}/node:{version.tag}"
+    return f"{NAMESPACE}/node:{version.tag}"
 
 
 @contextmanager
@@ -134,7 +130,7 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
         keys["rootfs"],
         lambda out: rootfs.build_rootfs_tar(out, kind_files),
     )
-    base = f"{namespace()}/node-base:{keys['rootfs']}"
+    base = f"{NAMESPACE}/node-base:{keys['rootfs']}"
     stages.run_image(
         "base image",
         cache / "rootfs.image.lock",
@@ -151,7 +147,7 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
     archives_key = cache_key(
         "archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], recipes.IMAGES
     )
-    scratch = f"{namespace()}/build"
+    scratch = f"{NAMESPACE}/build"
     archives_dir = stages.run(
         "component images",
         cache / "images" / version.tag,

@@ -183,6 +183,9 @@ def test_removal_never_crosses_into_another_device(tmp_path, monkeypatch):
         subprocess.run(["umount", str(inside)], check=True)
 
 
+OURS = {assemble.LABEL_VERSION: "v1.34.4", assemble.LABEL_INPUTS: "abc"}
+
+
 class FakeImages:
     def __init__(self, client: FakeClient) -> None:
         self.client = client
@@ -195,14 +198,19 @@ class FakeImages:
         self.client.calls.append(("remove", image, kwargs))
 
     def get(self, image: str) -> SimpleNamespace:
-        return SimpleNamespace(tags=self.client.tags)
+        if self.client.labels is None:
+            raise docker.errors.ImageNotFound(image)
+        return SimpleNamespace(id="sha256:old", tags=self.client.tags, labels=self.client.labels)
 
 
 class FakeClient:
-    def __init__(self, tags: list[str] | None = None, oci: bool = False) -> None:
+    def __init__(
+        self, tags: list[str] | None = None, oci: bool = False, labels: dict[str, str] | None = OURS
+    ) -> None:
         self.calls: list[tuple[object, ...]] = []
         self.tags = tags or []
         self.oci = oci
+        self.labels = labels  # of the image any name names; None: no such image
         self.images = FakeImages(self)
         self.api = SimpleNamespace(get_image=self.get_image)
 
@@ -322,6 +330,41 @@ def test_a_replaced_node_image_that_someone_tagged_is_kept():
     untagged = FakeClient()
     assemble._remove_if_unused(untagged, "sha256:old")
     assert untagged.calls == [("remove", "sha256:old", {})]
+
+
+def test_a_replaced_node_image_that_no_build_made_is_kept():
+    users = FakeClient(labels={"maintainer": "someone"})
+    assemble._remove_if_unused(users, "sha256:old")
+    assert users.calls == []
+
+
+def test_an_image_of_the_users_under_the_node_image_name_is_never_replaced():
+    """Refused before anything is made: no container, no tag moved, nothing removed."""
+    users = FakeClient(labels={})
+    with pytest.raises(
+        BuildError, match=r"^static-pod-harness/node:v1.34.4 names an image this builder did not"
+    ):
+        assemble.assemble(
+            users,
+            base="static-pod-harness/node-base:k",
+            name="static-pod-harness/node:v1.34.4",
+            version_tag="v1.34.4",
+            inputs="abc",
+            node_binaries={},
+            archives=[],
+            expected_images=[],
+        )
+    assert users.calls == []
+    assert assemble._previous(FakeClient(labels=None), "static-pod-harness/node:v1.34.4") is None
+    assert assemble._previous(FakeClient(), "static-pod-harness/node:v1.34.4") == "sha256:old"
+
+
+def test_the_image_namespace_is_not_a_setting(monkeypatch):
+    from harness.nodeimage import build
+    from harness.versions import KubeVersion
+
+    monkeypatch.setenv("STATIC_POD_HARNESS_IMAGE_NAMESPACE", "kindest")
+    assert build.image_name(KubeVersion.parse("1.34.4")) == "static-pod-harness/node:v1.34.4"
 
 
 def _tool(args: list[str], env: dict[str, str], cache: Path) -> subprocess.CompletedProcess[str]:
