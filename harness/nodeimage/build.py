@@ -62,12 +62,46 @@ def _go_key(release: toolchain.Toolchain = LOCAL_GO) -> tuple[str, str, str]:
         return (gomodule.go_version(), platform.machine(), recipes.GO)
 
 
+# Each stage's cache key: what its output depends on. Changing what a key holds (or its order)
+# invalidates every cache made before; tests/unit/test_build_safety.py pins the layout.
+def kubernetes_key(version_tag: str, go: tuple[str, str, str]) -> str:
+    return cache_key("kubernetes", version_tag, go)
+
+
+def binary_keys(
+    version_tag: str,
+    etcd_tag: str,
+    sandbox: str,
+    go: tuple[str, str, str],
+    *,
+    kind_version: str = KIND_VERSION,
+    machine: str | None = None,
+) -> dict[str, str]:
+    """The keys of the stages built with the local Go (etcd, crictl, pause) and of the rootfs."""
+    return {
+        "etcd": cache_key("etcd", etcd_tag, go),
+        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
+        "pause": cache_key("pause", version_tag, sandbox, go),
+        "rootfs": cache_key(
+            "rootfs", rootfs.PACKAGES, kind_version, machine or platform.machine(), recipes.ROOTFS
+        ),
+    }
+
+
+def archives_key(wanted: dict[str, list[str]], keys: dict[str, str]) -> str:
+    return cache_key("archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], recipes.IMAGES)
+
+
+def assemble_key(archives: str, keys: dict[str, str]) -> str:
+    return cache_key(archives, keys["rootfs"], keys["crictl"], recipes.ASSEMBLE)
+
+
 def _kubernetes_stage(version: KubeVersion, stages: Stages) -> tuple[Path, str]:
     """The Kubernetes binaries of `version`, built with its release's toolchain, and their key."""
     release = toolchain.choose(version, gomodule.download("k8s.io/kubernetes", version.tag).dir)
     go = _go_key(release)
     log(f"{version.tag} builds with {go[0]}: {release.reason}")
-    key = cache_key("kubernetes", version.tag, go)
+    key = kubernetes_key(version.tag, go)
     directory = cache_dir() / "bin" / f"kubernetes-{version.tag}"
     make = functools.partial(binaries.build_kubernetes, version, cache_dir() / "gobuild")
     with toolchain.applied(release), _unserved_modules_explained(version):
@@ -91,17 +125,10 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
     kind_files = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "images/base/files"
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
-    kubernetes_dir, kubernetes_key = _kubernetes_stage(version, stages)
+    kubernetes_dir, kubernetes_stage_key = _kubernetes_stage(version, stages)
     # etcd, crictl and pause (C) build with the local Go: binaries.py writes `go 1.24` in
     # etcd's and crictl's build modules, which an older release toolchain would refuse.
-    go = _go_key()
-    keys = {
-        "kubernetes": kubernetes_key,
-        "etcd": cache_key("etcd", etcd_tag, go),
-        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
-        "pause": cache_key("pause", version.tag, sandbox, go),
-        "rootfs": cache_key("rootfs", rootfs.PACKAGES, KIND_VERSION, platform.machine(), recipes.ROOTFS),
-    }
+    keys = {"kubernetes": kubernetes_stage_key, **binary_keys(version.tag, etcd_tag, sandbox, _go_key())}
     gobuild = cache / "gobuild"
     binary_stages: dict[str, tuple[str, str, Callable[[Path], None]]] = {
         "etcd": (
@@ -144,21 +171,19 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
         "pause": bins["pause"] / "pause",
         **{n: bins["kubernetes"] / n for n in binaries.KUBERNETES_COMMANDS},
     }
-    archives_key = cache_key(
-        "archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], recipes.IMAGES
-    )
+    archives = archives_key(wanted, keys)
     scratch = f"{NAMESPACE}/build"
     archives_dir = stages.run(
         "component images",
         cache / "images" / version.tag,
-        archives_key,
+        archives,
         lambda out: [
             images.save_image_archives(client, binary_paths[b], names, out, scratch)
             for b, names in wanted.items()
         ],
     )
     name = image_name(version)
-    inputs = cache_key(archives_key, keys["rootfs"], keys["crictl"], recipes.ASSEMBLE)
+    inputs = assemble_key(archives, keys)
     stages.run_image(
         "assemble",
         cache / "images" / f"{version.tag}.image.lock",

@@ -20,17 +20,36 @@ from typing import Any
 import docker
 import pytest
 
-from harness.nodeimage import assemble, fstree, images, proc, progress, recipes, rootfs
+from harness.nodeimage import assemble, binaries, build, fstree, images, proc, progress, recipes, rootfs
 from harness.nodeimage.binaries import BuildError, go_build_counts
 from harness.nodeimage.stages import StageError, Stages, cache_key
 
 
-def test_recipe_revisions_keep_the_keys_of_caches_made_before_them():
-    """Keys (and so every cached binary and node image) are those of the builds before revisions."""
+def test_the_cache_keys_keep_their_layout():
+    """The keys the build computes hold what they held (a changed layout invalidates every cache).
+
+    kubernetes and rootfs are pinned to the keys of caches made before the recipe revisions;
+    the others are computed here, in their layout, from the current recipe revisions (which a
+    change to what a stage makes bumps)."""
     go = ("go1.26.8", "x86_64", recipes.GO)
-    assert cache_key("kubernetes", "v1.34.4", go) == "6eedcaf7579a2af1"
-    assert cache_key("rootfs", rootfs.PACKAGES, "v0.30.0", "x86_64", recipes.ROOTFS) == "cb13c30bbf05f14d"
-    assert (recipes.IMAGES, recipes.ASSEMBLE) == ("c837fc391e4491ac", "8b1690840ed33fdb")
+    assert build.kubernetes_key("v1.34.4", go) == "6eedcaf7579a2af1"
+    sandbox = "registry.k8s.io/pause:3.10.1"
+    keys = {
+        "kubernetes": build.kubernetes_key("v1.34.4", go),
+        **build.binary_keys("v1.34.4", "v3.6.4", sandbox, go, kind_version="v0.30.0", machine="x86_64"),
+    }
+    assert keys["rootfs"] == "cb13c30bbf05f14d"
+    assert keys["etcd"] == cache_key("etcd", "v3.6.4", go)
+    assert keys["crictl"] == cache_key("crictl", binaries.CRICTL_VERSION, go)
+    assert keys["pause"] == cache_key("pause", "v1.34.4", sandbox, go)
+    wanted = {"pause": [sandbox], "etcd": ["registry.k8s.io/etcd:3.6.4-0"]}
+    archives = build.archives_key(wanted, keys)
+    assert archives == cache_key(
+        "archives", wanted, "6eedcaf7579a2af1", keys["etcd"], keys["pause"], recipes.IMAGES
+    )
+    assert build.assemble_key(archives, keys) == cache_key(
+        archives, "cb13c30bbf05f14d", keys["crictl"], recipes.ASSEMBLE
+    )
 
 
 def test_a_second_build_waits_for_the_stage_and_then_finds_it_built(tmp_path, capfd):
@@ -362,7 +381,6 @@ def test_an_image_of_the_users_under_the_node_image_name_is_never_replaced():
 
 
 def test_the_image_namespace_is_not_a_setting(monkeypatch):
-    from harness.nodeimage import build
     from harness.versions import KubeVersion
 
     monkeypatch.setenv("STATIC_POD_HARNESS_IMAGE_NAMESPACE", "kindest")
