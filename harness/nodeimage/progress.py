@@ -41,24 +41,41 @@ def doing(describe: str | Callable[[], str]) -> Iterator[None]:
 
 
 def status() -> str:
-    if not _doing:
+    """What the innermost running step says it is doing ("" when none says anything).
+
+    Called from the heartbeat thread while the build's thread enters and leaves steps: the
+    list is read once (a step may end between a check and a read), and whatever a status
+    callable raises becomes the status, so the heartbeat never dies with a traceback."""
+    try:
+        read = _doing[-1]
+    except IndexError:  # no step, or the last one just ended
         return ""
     try:
-        return _doing[-1]()
+        return read()
     except OSError as exc:  # a status read from a file that just went away
         return f"(no status: {exc.strerror})"
+    except Exception as exc:  # a status of a step that is ending; the next beat reads the next one
+        return f"(no status: {exc})"
 
 
 @contextmanager
-def heartbeat(label: str, interval: float = HEARTBEAT) -> Iterator[None]:
-    """Print `label`, the time since the block began and `status()` every `interval` seconds."""
+def heartbeat(
+    label: str,
+    say: Callable[[str], None] = log,
+    interval: float = HEARTBEAT,
+    current: Callable[[], str] = status,
+) -> Iterator[None]:
+    """`say("<label>: <elapsed>, <current()>")` every `interval` seconds while the block runs.
+
+    The first three arguments are those of the plugin's heartbeat (harness/heartbeat.py:
+    what runs, where lines go, how often), so that one, given `current`, can replace this one."""
     start = time.monotonic()
     stop = threading.Event()
 
     def beat() -> None:
         while not stop.wait(interval):
-            now = status()
-            log(f"{label}: {elapsed(time.monotonic() - start)}" + (f", {now}" if now else ""))
+            now = current()
+            say(f"{label}: {elapsed(time.monotonic() - start)}" + (f", {now}" if now else ""))
 
     thread = threading.Thread(target=beat, name=f"heartbeat: {label}", daemon=True)
     thread.start()

@@ -129,6 +129,26 @@ def test_heartbeat_lines_are_plain_and_say_what_is_running(capfd):
     assert lines[0] == "[node-image] kubernetes v1.34.4: 0s, go build: 7 packages"
 
 
+def test_a_step_ending_while_the_heartbeat_reads_its_status_is_no_traceback(monkeypatch):
+    class Emptied(list):  # checked as non-empty, then emptied by the build's thread before the read
+        def __bool__(self) -> bool:
+            return True
+
+    monkeypatch.setattr(progress, "_doing", Emptied())
+    assert progress.status() == ""
+
+
+def test_the_heartbeat_outlives_a_status_that_fails(capfd):
+    def failing() -> str:
+        raise ValueError("gone")
+
+    lines: list[str] = []
+    with progress.heartbeat("rootfs", lines.append, 0.05), progress.doing(failing):
+        time.sleep(0.18)
+    assert len(lines) >= 2 and lines[0] == "rootfs: 0s, (no status: gone)"
+    assert "Traceback" not in capfd.readouterr().err
+
+
 def test_progress_of_go_builds_and_debootstrap_is_read_from_their_output():
     stderr = "go: downloading k8s.io/api v0.34.4\nk8s.io/api/core/v1\ninternal/abi\n"
     assert go_build_counts(stderr) == "2 packages compiled, 1 modules downloaded"
