@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import json
@@ -175,6 +176,82 @@ def test_an_interrupted_command_is_ended_with_all_its_children(tmp_path, monkeyp
     child = int(pids.read_text())
     time.sleep(0.2)
     assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def _dead(pid: int) -> bool:
+    path = Path(f"/proc/{pid}/stat")
+    try:
+        return path.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def _harness_running_a_command(tmp_path: Path, handle: bool) -> tuple[subprocess.Popen[str], int]:
+    """A harness process (in a session of its own) running `sleep 300` through proc.run; returns
+    it and the command's pid."""
+    pidfile = tmp_path / "command.pid"
+    script = f"""
+import sys
+from harness.interrupts import handle_interrupts
+from harness.nodeimage import proc
+if {handle}:
+    handle_interrupts()
+try:
+    proc.run(["sh", "-c", "echo $$ > {pidfile}.tmp && mv {pidfile}.tmp {pidfile} && exec sleep 300"])
+except KeyboardInterrupt as exc:
+    print("interrupted:", exc, file=sys.stderr)
+    sys.exit(130)
+"""
+    harness = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])},
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    for _ in range(200):
+        if pidfile.exists():
+            return harness, int(pidfile.read_text())
+        time.sleep(0.05)
+    harness.kill()
+    pytest.fail(f"the command did not start: {harness.communicate()[1]}")
+
+
+def _dies_soon(pid: int) -> bool:
+    for _ in range(100):
+        if _dead(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _end(pid: int) -> None:
+    """The test's own command, if it is still there (the build it stands for would leak it)."""
+    with contextlib.suppress(ProcessLookupError):
+        if not _dead(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_command_dies_with_a_harness_that_is_killed(tmp_path):
+    """SIGKILL unwinds nothing: the kernel ends the command (PR_SET_PDEATHSIG)."""
+    harness, command = _harness_running_a_command(tmp_path, handle=False)
+    try:
+        harness.kill()
+        harness.communicate()
+        assert _dies_soon(command)
+    finally:
+        _end(command)
+
+
+def test_sighup_ends_the_build_command_like_sigterm(tmp_path):
+    harness, command = _harness_running_a_command(tmp_path, handle=True)
+    try:
+        harness.send_signal(signal.SIGHUP)
+        _, err = harness.communicate(timeout=30)
+        assert harness.returncode == 130 and f"interrupted: signal {int(signal.SIGHUP)}" in err
+        assert _dies_soon(command)
+    finally:
+        _end(command)
 
 
 MOUNTINFO = """22 1 0:21 / /proc rw - proc proc rw
