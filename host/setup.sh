@@ -54,22 +54,31 @@ bounding_set_is_short() {
 
 systemd_runs() { [ "$(cat "$ROOT/proc/1/comm" 2>/dev/null)" = systemd ]; }
 
-# The wrapper, and beside it a link to the runc it runs (resolved now, where runc is), both
-# replaced atomically: a running dockerd may call the wrapper at any moment.
+# The wrapper, and beside it a link to the runc it runs (resolved where runc is when the link is
+# made), both replaced atomically: a running dockerd may call the wrapper at any moment. A link
+# whose runc still runs is kept (PATH may find another runc on a later run, e.g. under sudo), and
+# a wrapper that is already the current one is not written again.
 install_wrapper() {
   local runc dir=$ROOT$WRAPPER_DIR
-  runc=$(command -v runc) || die "runc is not installed, which Docker needs: apt-get install runc"
-  runc=$(readlink -f "$runc")
   mkdir -p "$dir"
-  ln -sfn "$runc" "$dir/.runc.new" && mv -T "$dir/.runc.new" "$dir/runc"
-  install -m 0755 "$here/runc-caps-wrapper" "$dir/.runc-caps-wrapper.new"
-  mv -f "$dir/.runc-caps-wrapper.new" "$ROOT$WRAPPER"
+  if [ -L "$dir/runc" ] && "$dir/runc" --version >/dev/null 2>&1; then
+    runc=$(readlink "$dir/runc")
+  else
+    runc=$(command -v runc) || die "runc is not installed, which Docker needs: apt-get install runc"
+    runc=$(readlink -f "$runc")
+    ln -sfn "$runc" "$dir/.runc.new" && mv -T "$dir/.runc.new" "$dir/runc"
+  fi
+  if ! cmp -s "$here/runc-caps-wrapper" "$ROOT$WRAPPER"; then
+    install -m 0755 "$here/runc-caps-wrapper" "$dir/.runc-caps-wrapper.new"
+    mv -f "$dir/.runc-caps-wrapper.new" "$ROOT$WRAPPER"
+  fi
   [ -e "$STATE/wrapper" ] || record wrapper "$runc"
 }
 
-# Only for a Docker host-setup installs: a daemon.json that exists is someone else's.
+# Only for a Docker host-setup installs: a daemon.json that exists is someone else's, unless it
+# is the one host-setup wrote (a run whose docker.io install failed wrote it, and then stopped).
 register_wrapper() {
-  if [ -e "$DAEMON_JSON" ]; then
+  if [ -e "$DAEMON_JSON" ] && ! { [ -f "$STATE/daemon.json" ] && cmp -s "$DAEMON_JSON" "$STATE/daemon.json"; }; then
     say "warning: $DAEMON_JSON exists, so runc-caps-wrapper is not registered; docker run --privileged"
     say "  may fail here (no CAP_SYS_RESOURCE): add its runtime yourself (see host/runc-caps-wrapper)"
     return 0
@@ -102,7 +111,7 @@ start_docker() {
     systemctl start docker
   else
     say "no init system manages Docker here: starting dockerd (log: $ROOT/var/log/dockerd.log)"
-    nohup dockerd >"$ROOT/var/log/dockerd.log" 2>&1 &
+    nohup dockerd >>"$ROOT/var/log/dockerd.log" 2>&1 &  # appended: never truncate another's log
   fi
   for _ in $(seq 1 60); do
     docker_answers && { say "Docker is up ($(docker version -f '{{.Server.Version}}'))"; return 0; }
@@ -136,11 +145,27 @@ rootless_docker() {
     || command -v dockerd-rootless.sh >/dev/null
 }
 
-refuse() {
-  printf '[%s] %s\n' "$SCRIPT" "$1" >&2
-  printf '[%s] %s\n' "$SCRIPT" "host-setup installs and starts nothing while a Docker it did not install is here." >&2
-  exit 1
+# The socket a Docker on this machine listens on ("" when there is none).
+docker_socket() {
+  local sock
+  for sock in /var/run/docker.sock /run/docker.sock; do
+    [ -S "$ROOT$sock" ] && { echo "$sock"; return 0; }
+  done
+  return 0
 }
+
+# The pids of the dockerd processes that run ("" when none does).
+dockerd_pids() {
+  local comm pid pids=()
+  for comm in "$ROOT"/proc/[0-9]*/comm; do
+    [ "$(cat "$comm" 2>/dev/null)" = dockerd ] || continue
+    pid=${comm%/comm}
+    pids+=("${pid##*/}")
+  done
+  echo "${pids[*]}"
+}
+
+NOT_OURS="host-setup installs and starts nothing while a Docker it did not install is here"
 
 setup_docker() {
   adopt_earlier_setup
@@ -150,15 +175,27 @@ setup_docker() {
     return 0
   fi
   if [ -n "${DOCKER_HOST:-}" ]; then
-    refuse "DOCKER_HOST=$DOCKER_HOST is set, but no Docker answers there: start that Docker, or unset DOCKER_HOST to use this machine's, and run make again"
+    die "DOCKER_HOST=$DOCKER_HOST is set, but no Docker answers there: start that Docker, or unset DOCKER_HOST to use this machine's, and run make again"
   fi
   local context=${DOCKER_CONTEXT:-}
   if [ -z "$context" ] && command -v docker >/dev/null; then context=$(docker context show 2>/dev/null || true); fi
   if [ -n "$context" ] && [ "$context" != default ]; then
-    refuse "docker context '$context' is in use, but no Docker answers there: start it, or \`docker context use default\`, and run make again"
+    die "docker context '$context' is in use, but no Docker answers there: start it, or \`docker context use default\`, and run make again"
   fi
   if rootless_docker; then
-    refuse "a rootless Docker is set up for $(id -un 2>/dev/null || echo this user), but it does not answer: start it (systemctl --user start docker) and run make again"
+    die "a rootless Docker is set up for $(id -un 2>/dev/null || echo this user), but it does not answer: start it (systemctl --user start docker) and run make again"
+  fi
+  # A socket that does not answer, before anything else: this user may not use it, or the
+  # Docker behind it hangs. Either way nothing is started (a second dockerd beside a hung one,
+  # even host-setup's own, would fight it over the socket and its data).
+  local sock pids
+  sock=$(docker_socket)
+  pids=$(dockerd_pids)
+  if [ -n "$sock" ] && ! is_root; then
+    die "Docker runs, but this user may not use $sock: add it to the docker group (usermod -aG docker \$USER, then log in again) or run as root"
+  fi
+  if [ -n "$pids" ]; then
+    die "dockerd runs (pid $pids) but does not answer${sock:+ on $sock}: see what it is doing (systemctl status docker, or its log), and run make again; host-setup starts no second one"
   fi
   local traces others
   traces=$(docker_traces)
@@ -172,13 +209,8 @@ setup_docker() {
   fi
   if [ -n "$traces" ]; then
     local start="systemctl start docker"
-    systemd_runs || start="nohup dockerd >/var/log/dockerd.log 2>&1 &"
-    if [ -S "$ROOT/var/run/docker.sock" ] && ! is_root; then
-      refuse "Docker runs, but this user may not use /var/run/docker.sock: add it to the docker group (usermod -aG docker \$USER, then log in again) or run as root"
-    elif [ -S "$ROOT/var/run/docker.sock" ]; then
-      refuse "Docker is installed ($traces) but does not answer on its socket: see what it is doing (systemctl status docker, or its log), and run make again"
-    fi
-    refuse "Docker is installed ($traces) but does not answer: start it ($start) and run make again"
+    systemd_runs || start="nohup dockerd >>/var/log/dockerd.log 2>&1 &"
+    die "Docker is installed ($traces) but does not answer: start it ($start) and run make again; $NOT_OURS"
   fi
   is_root || die "Docker is not installed: run make host-setup as root (it installs Debian's docker.io), or install Docker yourself"
   apt_install runc

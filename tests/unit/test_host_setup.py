@@ -57,21 +57,48 @@ FAKES = {
         exit 0""",
     "apt-get": """
         echo "apt-get $*" >>"$FAKE/calls"
-        for p in "$@"; do
-          case $p in -*|install|remove|update) continue;; esac
-          if [ "$1" = install ]; then
+        sim= action= pkgs=()
+        for a in "$@"; do
+          case $a in -s) sim=1;; -*) ;; install|remove|update) action=$a;; *) pkgs+=("$a");; esac
+        done
+        if [ "$action" = install ]; then
+          for p in "${pkgs[@]}"; do
+            [ "$p" != "${APT_FAILS:-}" ] || { echo "E: Unable to locate package $p"; exit 100; }
+          done
+          for p in "${pkgs[@]}"; do
             echo "$p" >>"$FAKE/installed"
             if [ "$p" = docker.io ]; then
               install -m 755 "$FAKE/docker-cli" "$FAKE/bin/docker"
               install -m 755 "$FAKE/dockerd-bin" "$FAKE/bin/dockerd"
             fi
-          else
-            grep -vx -- "$p" "$FAKE/installed" >"$FAKE/left" || true; mv "$FAKE/left" "$FAKE/installed"
+          done
+        elif [ "$action" = remove ]; then
+          # what goes: the packages, and those installed that depend on one ($FAKE/depends: "pkg dependency")
+          gone=()
+          for p in "${pkgs[@]}"; do grep -qx -- "$p" "$FAKE/installed" && gone+=("$p"); done
+          while read -r pkg dep; do
+            for p in "${pkgs[@]}"; do
+              [ "$dep" != "$p" ] || ! grep -qx -- "$pkg" "$FAKE/installed" || gone+=("$pkg")
+            done
+          done < <(cat "$FAKE/depends" 2>/dev/null)
+          if [ -n "$sim" ]; then
+            echo "Reading package lists..."
+            for g in "${gone[@]}"; do echo "Remv $g [1.0-1]"; done
+            exit 0
           fi
-        done""",
+          if [ -e "$FAKE/remove-fails" ]; then
+            echo "E: Sub-process /usr/bin/dpkg returned an error code (1)"; exit 100
+          fi
+          for g in "${gone[@]}"; do
+            grep -vx -- "$g" "$FAKE/installed" >"$FAKE/left" || true; mv "$FAKE/left" "$FAKE/installed"
+          done
+        fi""",
     "systemctl": """echo "systemctl $*" >>"$FAKE/calls"; [ "$1 $2" = "start docker" ] && dockerd; exit 0""",
     "sysctl": """
         if [ "$1" = -n ]; then cat "$FAKE/sysctl/$2"; exit; fi
+        if [ -n "${SYSCTL_FAILS:-}" ]; then
+          echo "sysctl: permission denied on key ${3%%=*}" >&2; exit 1
+        fi
         echo "sysctl $*" >>"$FAKE/calls"; kv=${3:-$2}; echo "${kv#*=}" >"$FAKE/sysctl/${kv%%=*}" """,
     "id": """case $1 in -u) cat "$FAKE/uid";; -un) echo tester;; esac""",
     "runc": "exit 0",
@@ -195,9 +222,9 @@ def test_docker_installed_but_stopped_and_not_ours_changes_nothing(machine: Mach
     done = machine.run("setup.sh")
     assert done.returncode == 1
     assert done.stderr.splitlines() == [
-        "[host-setup] Docker is installed (docker-ce docker-ce-cli containerd.io, docker.service) "
-        "but does not answer: start it (nohup dockerd >/var/log/dockerd.log 2>&1 &) and run make again",
-        "[host-setup] host-setup installs and starts nothing while a Docker it did not install is here.",
+        "[host-setup] error: Docker is installed (docker-ce docker-ce-cli containerd.io, docker.service) "
+        "but does not answer: start it (nohup dockerd >>/var/log/dockerd.log 2>&1 &) and run make again; "
+        "host-setup installs and starts nothing while a Docker it did not install is here",
     ]
     assert changes(machine.calls()) == []
     assert machine.tree() == before and machine.sysctls() == machine.sysctl
@@ -218,10 +245,10 @@ def test_with_systemd_it_names_systemctl_and_still_starts_nothing(machine: Machi
 def test_docker_host_elsewhere_changes_nothing(machine: Machine) -> None:
     done = machine.run("setup.sh", DOCKER_HOST="tcp://10.0.0.9:2376")
     assert done.returncode == 1
-    assert done.stderr.splitlines()[0] == (
-        "[host-setup] DOCKER_HOST=tcp://10.0.0.9:2376 is set, but no Docker answers there: "
+    assert done.stderr.splitlines() == [
+        "[host-setup] error: DOCKER_HOST=tcp://10.0.0.9:2376 is set, but no Docker answers there: "
         "start that Docker, or unset DOCKER_HOST to use this machine's, and run make again"
-    )
+    ]
     assert changes(machine.calls()) == [] and machine.tree() == {
         "proc/1/comm": "process_api\n",
         "proc/self/status": "CapBnd:\t000001fffeffffff\n",
@@ -436,3 +463,85 @@ def test_the_wrapper_without_its_runc_says_what_to_do(tmp_path: Path) -> None:
         done.stderr == f"runc-caps-wrapper: cannot run {tmp_path}/runc (No such file or directory): "
         "run make host-setup again\n"
     )
+
+
+def _socket(machine: Machine) -> None:
+    (machine.root / "var/run").mkdir(parents=True, exist_ok=True)
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(machine.root / "var/run/docker.sock"))
+
+
+def test_a_user_who_may_not_use_the_socket_of_host_setups_docker_is_not_told_to_run_as_root(
+    machine: Machine,
+) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()  # answers no one: this user may not use its socket
+    _socket(machine)
+    (machine.fake / "uid").write_text("1000\n")
+    done = machine.run("setup.sh")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "[host-setup] error: Docker runs, but this user may not use /var/run/docker.sock: add it to the "
+        "docker group (usermod -aG docker $USER, then log in again) or run as root\n"
+    )
+
+
+def test_a_hung_dockerd_of_host_setups_own_is_not_started_twice(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()  # hangs: its socket is there, it answers nothing
+    _socket(machine)
+    (machine.root / "proc/4242").mkdir()
+    (machine.root / "proc/4242/comm").write_text("dockerd\n")
+    dockerd_log(machine).write_text("the hung daemon's log\n")
+    done = machine.run("setup.sh")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "[host-setup] error: dockerd runs (pid 4242) but does not answer on /var/run/docker.sock: see what "
+        "it is doing (systemctl status docker, or its log), and run make again; host-setup starts no second "
+        "one\n"
+    )
+    assert changes(machine.calls()) == []
+    assert dockerd_log(machine).read_text() == "the hung daemon's log\n"
+
+
+def test_host_setups_docker_left_a_socket_when_it_died_is_started_and_its_log_kept(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()
+    _socket(machine)  # no dockerd runs: dockerd replaces the socket when it starts
+    dockerd_log(machine).write_text("what it said before it died\n")
+    done = machine.run("setup.sh")
+    assert done.returncode == 0, done.stderr
+    assert changes(machine.calls()) == ["dockerd "]
+    assert dockerd_log(machine).read_text() == "what it said before it died\n"  # appended to, not truncated
+
+
+def test_a_run_after_a_failed_docker_install_takes_its_own_daemon_json_for_its_own(machine: Machine) -> None:
+    failed = machine.run("setup.sh", APT_FAILS="docker.io")
+    assert failed.returncode == 1 and "could not install docker.io with apt-get" in failed.stderr
+    assert (machine.root / "etc/docker/daemon.json").read_text() == REGISTRATION
+    done = machine.run("setup.sh")
+    assert done.returncode == 0, done.stderr
+    assert "warning" not in done.stdout
+    assert (
+        "[host-setup] capability bounding set lacks CAP_SYS_RESOURCE: registering runc-caps-wrapper as "
+        "Docker's default runtime" in done.stdout.splitlines()
+    )
+    assert (machine.fake / "running").read_text() == REGISTRATION  # the Docker it started uses it
+
+
+def test_a_later_run_keeps_a_runc_link_that_runs_and_a_wrapper_that_is_current(
+    machine: Machine, tmp_path: Path
+) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    link = machine.root / "usr/local/libexec/static-pod-harness/runc"
+    wrapper = machine.root / WRAPPER.lstrip("/")
+    written = (wrapper.stat().st_ino, wrapper.stat().st_mtime_ns)
+    other = tmp_path / "other-bin"
+    Machine._script(other / "runc", "#!/bin/sh\nexit 0\n")
+    path = f"{other}:{machine.bin}:{machine.tools}"  # another runc first on PATH (e.g. under sudo)
+    assert machine.run("setup.sh", PATH=path).returncode == 0
+    assert os.readlink(link) == f"{machine.bin}/runc"  # kept: it still runs
+    assert (wrapper.stat().st_ino, wrapper.stat().st_mtime_ns) == written  # unchanged: not written again
+    (machine.bin / "runc").unlink()  # its runc went away: the link follows runc where it is now
+    assert machine.run("setup.sh", PATH=path).returncode == 0
+    assert os.readlink(link) == f"{other}/runc"
