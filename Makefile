@@ -68,7 +68,8 @@ host-setup:
 	KIND_VERSION=$(KIND_VERSION) TOOLS_BIN=$(TOOLS_BIN) bash host/setup.sh
 
 # Removes what host-setup added (as it recorded it): the runc wrapper and its registration,
-# raised sysctls. Packages it installed only with REMOVE_PACKAGES=1. Never stops Docker.
+# raised sysctls. Packages it installed only with REMOVE_PACKAGES=1, and never when apt would
+# remove other packages with them. Never stops Docker.
 REMOVE_PACKAGES ?=
 host-teardown:
 	REMOVE_PACKAGES=$(REMOVE_PACKAGES) bash host/teardown.sh

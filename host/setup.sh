@@ -85,7 +85,13 @@ register_wrapper() {
   fi
   say "capability bounding set lacks CAP_SYS_RESOURCE: registering runc-caps-wrapper as Docker's default runtime"
   install_wrapper
-  mkdir -p "$STATE" "$(dirname "$DAEMON_JSON")"
+  local etc_docker
+  etc_docker=$(dirname "$DAEMON_JSON")
+  if [ ! -d "$etc_docker" ]; then
+    mkdir -p "$etc_docker"
+    record created "${etc_docker#"$ROOT"}"  # teardown removes it (when empty) only then
+  fi
+  mkdir -p "$STATE"
   printf '%s\n' "$REGISTRATION" >"$STATE/daemon.json"
   local tmp
   tmp=$(mktemp "$DAEMON_JSON.XXXXXX")

@@ -380,6 +380,10 @@ def test_teardown_reverts_exactly_what_setup_recorded(machine: Machine) -> None:
     assert done.stdout.splitlines() == [
         f"[host-teardown] removed {machine.root}/etc/docker/daemon.json (the caps-runc runtime); a running "
         "Docker keeps using it until it restarts",
+        "[host-teardown] warning: after that restart, containers created with the caps-runc runtime (kind "
+        "nodes made while it was registered) cannot start: delete them (kind delete cluster) and create them "
+        "again",
+        "[host-teardown] removed /etc/docker (host-setup had made it)",
         f"[host-teardown] kept {WRAPPER}: Docker still uses it; restart Docker, then run make "
         "host-teardown again",
         "[host-teardown] restored fs.inotify.max_user_instances to 128 (host-setup had raised it to 512)",
@@ -402,7 +406,10 @@ def test_teardown_reverts_exactly_what_setup_recorded(machine: Machine) -> None:
         "[host-teardown] removed runc docker.io debootstrap (apt-get autoremove removes what they pulled in)",
         "[host-teardown] done: nothing host-setup added is left",
     ]
-    assert "apt-get remove -y -q runc docker.io debootstrap" in machine.calls()
+    assert machine.calls()[-2:] == [
+        "apt-get -s remove runc docker.io debootstrap",  # what apt would remove, asked first
+        "apt-get remove -y -q runc docker.io debootstrap",
+    ]
     assert machine.tree() == before | {"var/log/dockerd.log": ""}
     assert machine.run("teardown.sh").stdout.startswith("[host-teardown] nothing to remove")
 
@@ -527,6 +534,8 @@ def test_a_run_after_a_failed_docker_install_takes_its_own_daemon_json_for_its_o
         "Docker's default runtime" in done.stdout.splitlines()
     )
     assert (machine.fake / "running").read_text() == REGISTRATION  # the Docker it started uses it
+    state = machine.root / "var/lib/static-pod-harness/host-setup"
+    assert (state / "created").read_text() == "/etc/docker\n"  # recorded once, by the run that made it
 
 
 def test_a_later_run_keeps_a_runc_link_that_runs_and_a_wrapper_that_is_current(
@@ -545,3 +554,72 @@ def test_a_later_run_keeps_a_runc_link_that_runs_and_a_wrapper_that_is_current(
     (machine.bin / "runc").unlink()  # its runc went away: the link follows runc where it is now
     assert machine.run("setup.sh", PATH=path).returncode == 0
     assert os.readlink(link) == f"{other}/runc"
+
+
+def test_teardown_removes_etc_docker_only_when_setup_made_it(machine: Machine) -> None:
+    (machine.root / "etc/docker").mkdir(parents=True)  # the user's, empty
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()
+    done = machine.run("teardown.sh")
+    assert done.returncode == 0, done.stderr
+    assert (machine.root / "etc/docker").is_dir() and not (machine.root / "etc/docker/daemon.json").exists()
+    assert "/etc/docker (host-setup had made it)" not in done.stdout
+
+
+def test_a_sysctl_that_cannot_be_restored_is_reported_and_stays_recorded(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()
+    done = machine.run("teardown.sh", SYSCTL_FAILS="1")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "[host-teardown] warning: could not restore fs.inotify.max_user_instances to 128 (sysctl -w: sysctl: "
+        "permission denied on key fs.inotify.max_user_instances): it stays at 512; set it yourself "
+        "(sysctl -w fs.inotify.max_user_instances=128)",
+        "[host-teardown] warning: could not restore fs.inotify.max_user_watches to 65536 (sysctl -w: sysctl: "
+        "permission denied on key fs.inotify.max_user_watches): it stays at 524288; set it yourself "
+        "(sysctl -w fs.inotify.max_user_watches=65536)",
+        "[host-teardown] error: some of what host-setup added could not be removed (warnings above)",
+    ]
+    assert "kept the packages host-setup installed" in done.stdout  # the steps after it still ran
+    done = machine.run("teardown.sh")  # recorded still: a second run restores them
+    assert "restored fs.inotify.max_user_instances to 128" in done.stdout
+    assert machine.sysctls() == machine.sysctl
+
+
+def test_remove_packages_removes_nothing_that_host_setup_did_not_install(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()
+    with (machine.fake / "installed").open("a") as installed:  # installed since, and needs runc
+        installed.write("containerd\npodman\n")
+    (machine.fake / "depends").write_text("containerd runc\npodman runc\n")
+    done = machine.run("teardown.sh", REMOVE_PACKAGES="1")
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [
+        "[host-teardown] error: REMOVE_PACKAGES=1 would also remove containerd podman, which host-setup did "
+        "not install (they need runc docker.io debootstrap): nothing removed; remove the packages you want "
+        "with apt-get yourself"
+    ]
+    assert [c for c in machine.calls() if c.startswith("apt-get")] == [
+        "apt-get -s remove runc docker.io debootstrap"
+    ]
+    assert (machine.fake / "installed").read_text().split() == [
+        "runc",
+        "docker.io",
+        "debootstrap",
+        "containerd",
+        "podman",
+    ]
+
+
+def test_a_failing_package_removal_shows_apts_output(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0
+    (machine.fake / "running").unlink()
+    (machine.fake / "remove-fails").touch()
+    done = machine.run("teardown.sh", REMOVE_PACKAGES="1")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-2:] == [
+        "E: Sub-process /usr/bin/dpkg returned an error code (1)",
+        "[host-teardown] error: apt-get remove runc docker.io debootstrap failed (output above): they stay "
+        f"recorded in {machine.root}/var/lib/static-pod-harness/host-setup",
+    ]
+    assert (machine.root / "var/lib/static-pod-harness/host-setup/packages").exists()
