@@ -5,7 +5,8 @@
 # - a Docker that is there in any form but does not answer (a package, a service unit, a
 #   socket, a binary, DOCKER_HOST or a docker context pointing elsewhere, a rootless set-up)
 #   makes it stop, installing and starting nothing, with what it found and what to do;
-#   only a Docker that host-setup itself installed (recorded in $STATE) is started again;
+#   only a Docker that host-setup itself installed (recorded in $STATE) is started again, and
+#   not while a dockerd process runs (a hung one) or this user may not use its socket;
 # - with no Docker at all, as root: Debian's docker.io, installed and started, with
 #   host/runc-caps-wrapper as its default runtime where the capability bounding set lacks
 #   CAP_SYS_RESOURCE (docker run --privileged fails there otherwise);
