@@ -93,7 +93,7 @@ restore_sysctls() {
 
 remove_packages() {
   [ -e "$STATE/packages" ] || return 0
-  local recorded pkgs removed extra=() log
+  local recorded pkgs removed pkg extra=() log
   mapfile -t recorded <"$STATE/packages"
   mapfile -t pkgs < <(installed "${recorded[@]}")
   if [ ${#pkgs[@]} -eq 0 ]; then
