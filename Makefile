@@ -2,6 +2,7 @@
 #
 #   make e2e    set up the host (if needed), the node image, a cluster; run the suite
 #   make test   lint, unit tests, upstream citations, then the e2e suite (what CI runs)
+#   make host-teardown [REMOVE_PACKAGES=1]   remove what host-setup added (as it recorded it)
 #
 # Settings (make variables, also pytest options of the same meaning):
 #   K8S_VERSION   Kubernetes release, e.g. 1.34.4 (default), 1.33.13, 1.35.4
@@ -38,8 +39,8 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit citations lint venv host-setup node-image measure clean upgrade-check conformance \
-	conformance-version report
+.PHONY: e2e test unit citations lint venv host-setup host-teardown node-image measure clean upgrade-check \
+	conformance conformance-version report
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -58,6 +59,8 @@ citations: venv
 lint: venv
 	$(VENV)/bin/ruff check harness tests
 	$(VENV)/bin/ruff format --check harness tests
+	for script in host/*.sh .ci/run; do bash -n $$script || exit 1; done
+	if command -v shellcheck >/dev/null; then shellcheck -x host/*.sh; fi
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
@@ -68,6 +71,13 @@ $(VENV)/.installed: pyproject.toml
 
 host-setup:
 	KIND_VERSION=$(KIND_VERSION) TOOLS_BIN=$(TOOLS_BIN) bash host/setup.sh
+
+# Removes what host-setup added (as it recorded it): the runc wrapper and its registration,
+# raised sysctls. Packages it installed only with REMOVE_PACKAGES=1, and never when apt would
+# remove other packages with them. Never stops Docker.
+REMOVE_PACKAGES ?=
+host-teardown:
+	REMOVE_PACKAGES=$(REMOVE_PACKAGES) bash host/teardown.sh
 
 node-image: venv host-setup
 	$(PY) -m harness.nodeimage build --k8s-version=$(K8S_VERSION)

@@ -17,20 +17,30 @@ INTERVAL = 20.0
 
 
 @contextmanager
-def heartbeat(doing: str, log: Callable[[str], None], interval: float = INTERVAL) -> Iterator[None]:
-    """`log("<doing>: still running, 40 s")` every `interval` seconds of the body, and
-    `log("<doing>: done in 75 s")` once it returns."""
-    started, done = time.monotonic(), threading.Event()
+def heartbeat(
+    doing: str,
+    log: Callable[[str], None],
+    interval: float = INTERVAL,
+    *,
+    status: Callable[[], str] | None = None,
+    done: bool = True,
+) -> Iterator[None]:
+    """`log("<doing>: still running, 40 s")` every `interval` seconds of the body, with
+    `, <status()>` appended when `status` says something, and `log("<doing>: done in 75 s")` once
+    it returns (unless `done` is False: the caller says that itself)."""
+    started, finished = time.monotonic(), threading.Event()
 
     def beat() -> None:
-        while not done.wait(interval):
-            log(f"{doing}: still running, {time.monotonic() - started:.0f} s")
+        while not finished.wait(interval):
+            now = status() if status else ""
+            log(f"{doing}: still running, {time.monotonic() - started:.0f} s" + (f", {now}" if now else ""))
 
     thread = threading.Thread(target=beat, name=f"heartbeat: {doing}", daemon=True)
     thread.start()
     try:
         yield
     finally:
-        done.set()
+        finished.set()
         thread.join()
-    log(f"{doing}: done in {time.monotonic() - started:.0f} s")
+    if done:
+        log(f"{doing}: done in {time.monotonic() - started:.0f} s")

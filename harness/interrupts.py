@@ -1,8 +1,10 @@
-"""Ctrl-C and SIGTERM: both end a run the same way, and neither can cut a clean-up short.
+"""Ctrl-C, SIGTERM and SIGHUP: all end a run the same way, and none can cut a clean-up short.
 
-CI time-outs and `kill` send SIGTERM, whose default action ends Python without running
-`finally` blocks or context-manager exits; every entry point that makes clusters or
-containers calls `handle_interrupts()` first. On the first signal, what was registered with
+CI time-outs and `kill` send SIGTERM, a closed terminal or dropped ssh session SIGHUP; their
+default action ends Python without running `finally` blocks or context-manager exits (and
+the commands a build runs in sessions of their own would go on); every entry point that
+makes clusters or containers calls `handle_interrupts()` first. A signal that is ignored
+(SIGHUP under nohup) stays ignored. On the first signal, what was registered with
 `on_interrupt` (deleting the clusters the run created) runs at once, before any graceful
 clean-up, and only then is KeyboardInterrupt raised. What must not be cut short runs under
 `signals_held`: a second Ctrl-C or a SIGTERM that arrives meanwhile waits until it is done.
@@ -16,7 +18,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _handled() -> list[signal.Signals]:
+    """The signals of _SIGNALS this process does not ignore (nohup ignores SIGHUP, and wants to)."""
+    return [signum for signum in _SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN]
 
 
 _on_interrupt: list[Callable[[], None]] = []
@@ -39,9 +46,9 @@ def _interrupted(signum: int, frame: object) -> None:
 
 
 def handle_interrupts() -> None:
-    """SIGINT and SIGTERM both run the registered clean-ups, then raise KeyboardInterrupt."""
+    """SIGINT, SIGTERM and SIGHUP each run the registered clean-ups, then raise KeyboardInterrupt."""
     if threading.current_thread() is threading.main_thread():
-        for signum in _SIGNALS:
+        for signum in _handled():
             signal.signal(signum, _interrupted)
 
 
@@ -50,7 +57,8 @@ _holding: list[str] = []  # what the outermost signals_held is doing, while it r
 
 @contextmanager
 def signals_held(doing: str) -> Iterator[None]:
-    """Hold SIGINT and SIGTERM during the body; one that came is raised (as KeyboardInterrupt) after it.
+    """Hold SIGINT, SIGTERM and SIGHUP during the body; one that came is raised after it
+    (as KeyboardInterrupt).
 
     Nested uses hold for the outermost one, so a clean-up made of several steps is never cut
     between two of them."""
@@ -64,7 +72,7 @@ def signals_held(doing: str) -> Iterator[None]:
             print(f"[harness] {_holding[0]}: wait, or the machine keeps what this run made", file=sys.stderr)
         held.append(signum)
 
-    previous = {signum: signal.signal(signum, hold) for signum in _SIGNALS}
+    previous = {signum: signal.signal(signum, hold) for signum in _handled()}
     _holding.append(doing)
     try:
         yield

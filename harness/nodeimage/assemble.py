@@ -18,9 +18,11 @@ from pathlib import Path
 
 import docker
 from docker.models.containers import Container
+from docker.models.images import Image
 
 from harness.dockerclient import image_exists
 from harness.nodeimage.binaries import BuildError
+from harness.nodeimage.progress import doing
 
 ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
 LABEL_VERSION = "static-pod-harness.k8s-version"
@@ -33,14 +35,19 @@ IMPORT_DIR = "/kind/images"
 
 def base_image(client: docker.DockerClient, rootfs_tar: Path, name: str) -> None:
     """docker import the rootfs, then set what `import --change` cannot (STOPSIGNAL on 20.10)."""
-    client.api.import_image_from_file(str(rootfs_tar), repository=name + "-import")
-    dockerfile = (
-        f"FROM {name}-import\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT {ENTRYPOINT}\n"
-    ).encode()
+    imported = name + "-import"
+    size = rootfs_tar.stat().st_size / 1e6
     try:
-        client.images.build(fileobj=io.BytesIO(dockerfile), tag=name, pull=False, rm=True)
+        with doing(f"docker import of {rootfs_tar.name} ({size:.0f} MB) as {imported}"):
+            client.api.import_image_from_file(str(rootfs_tar), repository=imported)
+        dockerfile = (
+            f"FROM {imported}\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT {ENTRYPOINT}\n"
+        ).encode()
+        with doing(f"docker build {name}"):
+            client.images.build(fileobj=io.BytesIO(dockerfile), tag=name, pull=False, rm=True)
     finally:
-        client.images.remove(name + "-import")
+        if image_exists(client, imported):
+            client.images.remove(imported)
 
 
 def find_image(client: docker.DockerClient, name: str, inputs: str) -> bool:
@@ -84,7 +91,9 @@ def assemble(
     archives: list[Path],
     expected_images: list[str],
 ) -> str:
-    """Make image `name`; it is tagged only after every expected image is in containerd."""
+    """Make image `name`; it is tagged only after every expected image is in containerd, and
+    only where `name` is free or names an image a build made (never a user's image)."""
+    _previous(client, name)  # before the work: one line, nothing made
     container = client.containers.run(
         base,
         ["infinity"],
@@ -98,19 +107,25 @@ def assemble(
         files.append(("/usr/local/bin/crictl", node_binaries["crictl"], 0o755))
         files.append(("/kind/version", version_tag.encode(), 0o644))
         files += [(f"{IMPORT_DIR}/{a.name}", a, 0o644) for a in archives]
-        container.put_archive("/", _tar(files))
+        with doing(
+            f"copying {len(archives)} image archives and the node's binaries into the build container"
+        ):
+            container.put_archive("/", _tar(files))
         _run(
             container,
             "nohup containerd >/var/log/containerd-build.log 2>&1 &\n"
             "for i in $(seq 50); do ctr version >/dev/null 2>&1 && break; sleep 0.2; done\n"
             "ctr version >/dev/null",
         )
-        for archive in archives:
-            _run(
-                container,
-                "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned "
-                f"--all-platforms --no-unpack --digests {IMPORT_DIR}/{archive.name}",
-            )
+        for number, archive in enumerate(archives, 1):
+            with doing(
+                f"importing image archive {number} of {len(archives)} into containerd ({archive.name})"
+            ):
+                _run(
+                    container,
+                    "ctr --namespace=k8s.io images import --label=io.cri-containerd.pinned=pinned "
+                    f"--all-platforms --no-unpack --digests {IMPORT_DIR}/{archive.name}",
+                )
         present = set(_run(container, "ctr --namespace=k8s.io images list -q").split())
         missing = [image for image in expected_images if image not in present]
         if missing:
@@ -122,17 +137,22 @@ def assemble(
             f"rm -rf {IMPORT_DIR}",
         )
         container.stop(timeout=1)
-        image = container.commit(
-            changes=[
-                f"ENTRYPOINT {ENTRYPOINT}",
-                "CMD []",
-                f"LABEL {LABEL_VERSION}={version_tag}",
-                f"LABEL {LABEL_INPUTS}={inputs}",
-            ]
-        )
+        with doing("docker commit of the node image"):
+            image = container.commit(
+                changes=[
+                    f"ENTRYPOINT {ENTRYPOINT}",
+                    "CMD []",
+                    f"LABEL {LABEL_VERSION}={version_tag}",
+                    f"LABEL {LABEL_INPUTS}={inputs}",
+                ]
+            )
     finally:
         container.remove(force=True)
-    previous = client.images.get(name).id if image_exists(client, name) else None
+    try:
+        previous = _previous(client, name)  # again: someone may have tagged an image meanwhile
+    except BuildError:
+        client.images.remove(image.id)  # ours, and named by nothing
+        raise
     repository, tag = name.rsplit(":", 1)
     image.tag(repository, tag)
     if previous and previous != image.id:
@@ -140,8 +160,35 @@ def assemble(
     return name
 
 
+def made_here(image: Image) -> bool:
+    """Did a build of this builder make `image`? Each node image it commits carries LABEL_VERSION."""
+    return LABEL_VERSION in (image.labels or {})
+
+
+def _previous(client: docker.DockerClient, name: str) -> str | None:
+    """The id of the image `name` names now, which the build will replace; an image that a build
+    did not make is never replaced (its name is never moved)."""
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+    if not made_here(image):
+        raise BuildError(
+            f"{name} names an image this builder did not make (no {LABEL_VERSION} label), so the "
+            f"build leaves it alone: rename or remove it (docker rmi {name}) and build again"
+        )
+    return str(image.id)
+
+
 def _remove_if_unused(client: docker.DockerClient, image_id: str) -> None:
-    """The image this build replaced: ~1 GB that nothing names any more, unless a node still runs it."""
+    """The image this build replaced: ~1 GB that nothing names any more, unless a node still runs it.
+
+    One that still has a name (someone tagged it) is kept: removing it by id would take that name
+    too; so is one a build did not make.
+    """
+    image = client.images.get(image_id)
+    if image.tags or not made_here(image):
+        return
     # An image a running cluster's node still uses stays: docker refuses, and so be it.
     with contextlib.suppress(docker.errors.APIError):
         client.images.remove(image_id)

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.nodeimage import gomodule
-from harness.nodeimage.stages import log
+from harness.nodeimage import gomodule, proc
+from harness.nodeimage.progress import log
 from harness.versions import KubeVersion
 
 KUBERNETES_COMMANDS = (
@@ -56,8 +56,9 @@ class GoBuild:
         (self.module_dir / "go.sum").unlink(missing_ok=True)
         env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
         cmd = [
-            "go",
+            gomodule.go(),
             "build",
+            "-v",  # each package's path as it is compiled: the heartbeat counts them
             "-trimpath",
             "-tags",
             GO_TAGS,
@@ -67,15 +68,34 @@ class GoBuild:
             f"{self.out}/" if len(self.packages) > 1 else str(self.out),
             *self.packages,
         ]
-        start = time.monotonic()
-        proc = subprocess.run(cmd, cwd=self.module_dir, env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            errors = [line for line in proc.stderr.splitlines() if not line.startswith("go: downloading")]
-            raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
         names = (
             " ".join(p.rsplit("/", 1)[-1] for p in self.packages) if len(self.packages) > 1 else self.out.name
         )
-        log(f"  go build {names}: {time.monotonic() - start:.0f} s")
+        start = time.monotonic()
+        done = proc.run(
+            cmd,
+            cwd=self.module_dir,
+            env=env,
+            status=lambda _, err: f"go build {names}: {go_build_counts(err)}",
+        )
+        if done.returncode != 0:
+            errors = [
+                line
+                for line in done.stderr.splitlines()
+                if " " in line.strip() and not line.startswith("go: downloading")
+            ]
+            if error := gomodule.unreachable("\n".join(errors)):
+                raise error
+            raise BuildError(f"go build {' '.join(self.packages)} failed:\n" + "\n".join(errors[-30:]))
+        log(f"  go build {names}: {time.monotonic() - start:.0f} s, {go_build_counts(done.stderr)}")
+
+
+def go_build_counts(stderr: str) -> str:
+    """What `go build -v` did so far: modules downloaded, packages compiled (the bare paths it prints)."""
+    lines = stderr.splitlines()
+    downloaded = sum(line.startswith("go: downloading ") for line in lines)
+    compiled = sum(bool(line) and " " not in line for line in lines)
+    return f"{compiled} packages compiled" + (f", {downloaded} modules downloaded" if downloaded else "")
 
 
 def version_ldflags(version: KubeVersion, build_date: str) -> str:
@@ -97,7 +117,7 @@ def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
     gomod_text = k8s.gomod.read_text()
     release_date = _module_time(k8s)
     GoBuild(
-        module_dir=work / "kubernetes",
+        module_dir=work / f"kubernetes-{version.tag}",
         gomod=gomodule.render_gomod(
             "static-pod-harness.local/build/kubernetes",
             version.tag,
@@ -126,7 +146,7 @@ def build_etcd(image_tag: str, work: Path, out: Path) -> None:
     module = "go.etcd.io/etcd/server/v3"
     gomodule.download(module, release)
     GoBuild(
-        module_dir=work / "etcd",
+        module_dir=work / f"etcd-{release}",
         gomod=_gomod("etcd", module, release),
         packages=(module,),
         ldflags="-s -w",
@@ -138,7 +158,7 @@ def build_crictl(work: Path, out: Path) -> None:
     module = "sigs.k8s.io/cri-tools"
     gomodule.download(module, CRICTL_VERSION)
     GoBuild(
-        module_dir=work / "crictl",
+        module_dir=work / f"crictl-{CRICTL_VERSION}",
         gomod=_gomod("crictl", module, CRICTL_VERSION),
         packages=(f"{module}/cmd/crictl",),
         ldflags=f"-s -w -X {module}/pkg/version.Version={CRICTL_VERSION}",
@@ -153,7 +173,7 @@ def build_pause(version: KubeVersion, pause_tag: str, out: Path) -> None:
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:
         raise BuildError("a C compiler is needed for the pause binary: apt-get install gcc libc6-dev")
-    proc = subprocess.run(
+    compiled = subprocess.run(
         [
             cc,
             "-Os",
@@ -168,8 +188,8 @@ def build_pause(version: KubeVersion, pause_tag: str, out: Path) -> None:
         capture_output=True,
         text=True,
     )
-    if proc.returncode != 0:
-        raise BuildError(f"compiling {source} failed: {proc.stderr.strip()}")
+    if compiled.returncode != 0:
+        raise BuildError(f"compiling {source} failed: {compiled.stderr.strip()}")
     subprocess.run(["strip", str(out / "pause")], check=True)
 
 

@@ -6,21 +6,22 @@ import functools
 import os
 import platform
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
 
 import docker
 
 from harness.dockerclient import image_exists
-from harness.nodeimage import assemble, binaries, gomodule, images, rootfs, toolchain
-from harness.nodeimage.stages import StageTimes, cache_key, hash_files, log, run_image_stage, run_stage
+from harness.nodeimage import assemble, binaries, gomodule, images, recipes, rootfs, toolchain
+from harness.nodeimage.progress import log
+from harness.nodeimage.stages import Stages, cache_key
 from harness.versions import KIND_VERSION, KubeVersion
 
-IMAGE_REPOSITORY = "static-pod-harness/node"
-BASE_REPOSITORY = "static-pod-harness/node-base"
+# Every image the build tags in the host's Docker is named under this namespace, which is not
+# a setting: one that named someone else's (e.g. kindest/node) would let a build move their tags.
+# Nothing outside it is ever tagged, and an image there that no build made is never replaced.
+NAMESPACE = "static-pod-harness"
 LOCAL_GO = toolchain.Toolchain(None, "local Go")
 # go's words for a module version the proxy refuses (HTTP 403/404/410)
 _REFUSED = re.compile(r"([\w./-]+@v[\w.+-]+): reading \S+: (?:403|404|410) ")
@@ -32,13 +33,7 @@ def cache_dir() -> Path:
 
 
 def image_name(version: KubeVersion) -> str:
-    return f"{IMAGE_REPOSITORY}:{version.tag}"
-
-
-def _go_version() -> str:
-    return subprocess.run(
-        ["go", "env", "GOVERSION"], capture_output=True, text=True, check=True
-    ).stdout.strip()
+    return f"{NAMESPACE}/node:{version.tag}"
 
 
 @contextmanager
@@ -60,52 +55,80 @@ def _unserved_modules_explained(version: KubeVersion) -> Iterator[None]:
         ) from exc
 
 
-def _source(*modules: ModuleType) -> str:
-    return hash_files(*(Path(m.__file__) for m in modules))
-
-
 def _go_key(release: toolchain.Toolchain = LOCAL_GO) -> tuple[str, str, str]:
     """What a Go stage's key holds of its builder: the Go that runs, the machine, and the
-    source of the modules that build it (editing one rebuilds only what it makes)."""
+    revision of the recipe that builds with it."""
     with toolchain.applied(release):
-        return (_go_version(), platform.machine(), _source(binaries, gomodule))
+        return (gomodule.go_version(), platform.machine(), recipes.GO)
 
 
-def _kubernetes_stage(version: KubeVersion, times: StageTimes) -> tuple[Path, str]:
+# Each stage's cache key: what its output depends on. Changing what a key holds (or its order)
+# invalidates every cache made before; tests/unit/test_build_safety.py pins the layout.
+def kubernetes_key(version_tag: str, go: tuple[str, str, str]) -> str:
+    return cache_key("kubernetes", version_tag, go)
+
+
+def binary_keys(
+    version_tag: str,
+    etcd_tag: str,
+    sandbox: str,
+    go: tuple[str, str, str],
+    *,
+    kind_version: str = KIND_VERSION,
+    machine: str | None = None,
+) -> dict[str, str]:
+    """The keys of the stages built with the local Go (etcd, crictl, pause) and of the rootfs."""
+    return {
+        "etcd": cache_key("etcd", etcd_tag, go),
+        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
+        "pause": cache_key("pause", version_tag, sandbox, go),
+        "rootfs": cache_key(
+            "rootfs", rootfs.PACKAGES, kind_version, machine or platform.machine(), recipes.ROOTFS
+        ),
+    }
+
+
+def archives_key(wanted: dict[str, list[str]], keys: dict[str, str]) -> str:
+    return cache_key("archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], recipes.IMAGES)
+
+
+def assemble_key(archives: str, keys: dict[str, str]) -> str:
+    return cache_key(archives, keys["rootfs"], keys["crictl"], recipes.ASSEMBLE)
+
+
+def _kubernetes_stage(version: KubeVersion, stages: Stages) -> tuple[Path, str]:
     """The Kubernetes binaries of `version`, built with its release's toolchain, and their key."""
     release = toolchain.choose(version, gomodule.download("k8s.io/kubernetes", version.tag).dir)
     go = _go_key(release)
     log(f"{version.tag} builds with {go[0]}: {release.reason}")
-    key = cache_key("kubernetes", version.tag, go)
+    key = kubernetes_key(version.tag, go)
     directory = cache_dir() / "bin" / f"kubernetes-{version.tag}"
     make = functools.partial(binaries.build_kubernetes, version, cache_dir() / "gobuild")
     with toolchain.applied(release), _unserved_modules_explained(version):
-        return run_stage(times, f"kubernetes {version.tag}", directory, key, make), key
+        return stages.run(f"kubernetes {version.tag}", directory, key, make), key
 
 
 def kubernetes_binaries(version: KubeVersion) -> Path:
     """Build (or find cached) only the Kubernetes binaries of `version`; returns their directory."""
-    return _kubernetes_stage(version, StageTimes())[0]
+    with Stages() as stages:
+        return _kubernetes_stage(version, stages)[0]
 
 
 def build(version: KubeVersion, client: docker.DockerClient) -> str:
     """Build (or find cached) the node image for `version`; returns its name."""
+    with Stages() as stages:
+        return _build(version, client, stages)
+
+
+def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) -> str:
     cache = cache_dir()
-    times = StageTimes()
     kind_files = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "images/base/files"
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
-    kubernetes_dir, kubernetes_key = _kubernetes_stage(version, times)
+    kubernetes_dir, kubernetes_stage_key = _kubernetes_stage(version, stages)
     # etcd, crictl and pause (C) build with the local Go: binaries.py writes `go 1.24` in
     # etcd's and crictl's build modules, which an older release toolchain would refuse.
-    go = _go_key()
-    keys = {
-        "kubernetes": kubernetes_key,
-        "etcd": cache_key("etcd", etcd_tag, go),
-        "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
-        "pause": cache_key("pause", version.tag, sandbox, go),
-        "rootfs": cache_key("rootfs", rootfs.PACKAGES, KIND_VERSION, platform.machine(), _source(rootfs)),
-    }
+    keys = {"kubernetes": kubernetes_stage_key, **binary_keys(version.tag, etcd_tag, sandbox, _go_key())}
     gobuild = cache / "gobuild"
     binary_stages: dict[str, tuple[str, str, Callable[[Path], None]]] = {
         "etcd": (
@@ -127,18 +150,17 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
     bins = {"kubernetes": kubernetes_dir}
     for key, (label, directory, make) in binary_stages.items():
         with _unserved_modules_explained(version):
-            bins[key] = run_stage(times, label, cache / "bin" / directory, keys[key], make)
-    rootfs_dir = run_stage(
-        times,
+            bins[key] = stages.run(label, cache / "bin" / directory, keys[key], make)
+    rootfs_dir = stages.run(
         f"rootfs (debian {rootfs.SUITE})",
         cache / "rootfs",
         keys["rootfs"],
         lambda out: rootfs.build_rootfs_tar(out, kind_files),
     )
-    base = f"{BASE_REPOSITORY}:{keys['rootfs']}"
-    run_image_stage(
-        times,
+    base = f"{NAMESPACE}/node-base:{keys['rootfs']}"
+    stages.run_image(
         "base image",
+        cache / "rootfs.image.lock",
         lambda: image_exists(client, base),
         lambda: assemble.base_image(client, rootfs_dir / "rootfs.tar", base),
     )
@@ -149,23 +171,22 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
         "pause": bins["pause"] / "pause",
         **{n: bins["kubernetes"] / n for n in binaries.KUBERNETES_COMMANDS},
     }
-    archives_key = cache_key(
-        "archives", wanted, keys["kubernetes"], keys["etcd"], keys["pause"], _source(images)
-    )
-    archives_dir = run_stage(
-        times,
+    archives = archives_key(wanted, keys)
+    scratch = f"{NAMESPACE}/build"
+    archives_dir = stages.run(
         "component images",
         cache / "images" / version.tag,
-        archives_key,
+        archives,
         lambda out: [
-            images.save_image_archives(client, binary_paths[b], names, out) for b, names in wanted.items()
+            images.save_image_archives(client, binary_paths[b], names, out, scratch)
+            for b, names in wanted.items()
         ],
     )
     name = image_name(version)
-    inputs = cache_key(archives_key, keys["rootfs"], keys["crictl"], _source(assemble))
-    run_image_stage(
-        times,
+    inputs = assemble_key(archives, keys)
+    stages.run_image(
         "assemble",
+        cache / "images" / f"{version.tag}.image.lock",
         lambda: assemble.find_image(client, name, inputs),
         lambda: assemble.assemble(
             client,
@@ -179,6 +200,6 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
             expected_images=[n for names in wanted.values() for n in names],
         ),
     )
-    log(times.report())
+    log(stages.report())
     log(f"image {name}: {client.images.get(name).attrs['Size'] / 1e6:.0f} MB")
     return name

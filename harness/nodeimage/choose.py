@@ -24,7 +24,7 @@ from harness.errors import HarnessError
 from harness.nodeimage import build, gomodule
 from harness.nodeimage.assemble import LABEL_VERSION
 from harness.nodeimage.official import PUBLISHED
-from harness.nodeimage.stages import log
+from harness.nodeimage.progress import log
 from harness.paths import DEFAULT_KIND_BIN
 from harness.versions import KIND_VERSION, KubeVersion
 from harness.waiting import scaled

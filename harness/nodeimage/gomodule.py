@@ -9,18 +9,59 @@ replaces each of those with its published v0.<minor>.<patch> resolves normally.
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.nodeimage.progress import heartbeat
 
 STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+v0\.0\.0\s*$", re.MULTILINE)
+# go's words when the module proxy (or the checksum database) cannot be reached at all
+_UNREACHABLE = re.compile(
+    r"dial tcp|no such host|connection refused|i/o timeout|network is unreachable|"
+    r"TLS handshake timeout|proxyconnect|Client.Timeout exceeded"
+)
 
 
 class GoModuleError(HarnessError):
-    """A Go module could not be resolved (unknown version, proxy unreachable)."""
+    """A Go module could not be resolved (unknown version, proxy unreachable), or no Go at all."""
+
+
+def go() -> str:
+    """The go command's path, or one line that says how to get one."""
+    path = shutil.which("go")
+    if path is None:
+        raise GoModuleError(
+            "Go is not installed (no `go` on PATH): install Go 1.24 or later "
+            "(https://go.dev/dl/), then run again"
+        )
+    return path
+
+
+def unreachable(output: str) -> GoModuleError | None:
+    """The error for go output that says the module proxy did not answer, else None."""
+    line = next((line for line in output.splitlines() if _UNREACHABLE.search(line)), None)
+    if line is None:
+        return None
+    return GoModuleError(
+        f"the Go module proxy does not answer ({line.strip()[:200]}): check the network, or set "
+        "GOPROXY to a proxy that answers (`go env GOPROXY` shows the one in use), then run again"
+    )
+
+
+def go_version() -> str:
+    """The version of the Go that runs (GOTOOLCHAIN may make it fetch a release toolchain first)."""
+    with heartbeat(f"Go toolchain {os.environ.get('GOTOOLCHAIN', 'local')}"):
+        proc = subprocess.run([go(), "env", "GOVERSION"], capture_output=True, text=True, cwd="/")
+    if proc.returncode != 0:
+        detail = proc.stderr.strip() or proc.stdout.strip()
+        last = detail.splitlines()[-1] if detail else f"exit {proc.returncode}"
+        raise unreachable(detail) or GoModuleError(f"`go env GOVERSION` failed: {last}")
+    return proc.stdout.strip()
 
 
 @dataclass(frozen=True)
@@ -33,18 +74,22 @@ class Module:
 
 def download(path: str, version: str, *, env: dict[str, str] | None = None) -> Module:
     """`go mod download` one module and return where the Go module cache put it."""
-    proc = subprocess.run(
-        ["go", "mod", "download", "-json", f"{path}@{version}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd="/",
-    )
+    with heartbeat(f"go mod download {path}@{version}"):
+        proc = subprocess.run(
+            [go(), "mod", "download", "-json", f"{path}@{version}"],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd="/",
+        )
     try:
         info = json.loads(proc.stdout)
     except json.JSONDecodeError:
         info = {"Error": proc.stderr.strip() or proc.stdout.strip()}
     if proc.returncode != 0 or "Error" in info:
+        error = unreachable(f"{info.get('Error')}\n{proc.stderr}")
+        if error:
+            raise error
         raise GoModuleError(
             f"cannot get Go module {path}@{version}: {str(info.get('Error')).splitlines()[0]} "
             "(is it a released version, and does the Go module proxy answer? see `go env GOPROXY`)"

@@ -5,19 +5,28 @@ IfNotPresent, so each image a cluster starts must already be in the node's conta
 under its exact registry.k8s.io name. The names come from the freshly built kubeadm
 (`kubeadm config images list`) and from kind's containerd config (the sandbox image).
 Each image is FROM scratch with one static binary, which is all these components need.
+
+Those names exist only inside the saved archives: in the host's Docker the image carries a
+tag of the build's own namespace, so an image of the user's under a registry.k8s.io name is
+never retagged or removed.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
+import secrets
 import subprocess
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import docker
 
 from harness.nodeimage.binaries import BuildError
+from harness.nodeimage.progress import doing
 
 # Images kubeadm lists that an offline cluster does without: the offline kind config
 # sets kubeProxyMode: none and skips the CoreDNS addon (no test needs Services or DNS).
@@ -78,19 +87,83 @@ def _context(binary: Path) -> io.BytesIO:
 
 
 def save_image_archives(
-    client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path
+    client: docker.DockerClient, binary: Path, names: list[str], out_dir: Path, scratch: str
 ) -> list[Path]:
-    """Build a one-binary image and docker-save it once per name (an archive carries one tag)."""
-    image, _ = client.images.build(fileobj=_context(binary), custom_context=True, pull=False, rm=True)
+    """Build a one-binary image tagged `scratch:<binary>-<random>` and save it once per name (an
+    archive carries one name); the scratch tag is removed after, and the image with it unless
+    something else names it. The tag is random, not this process's pid: builds in containers
+    that share one Docker daemon can have the same pid."""
+    tag = f"{scratch}:{binary.name}-{secrets.token_hex(6)}"
+    with doing(f"docker build {tag}"):
+        client.images.build(fileobj=_context(binary), custom_context=True, pull=False, rm=True, tag=tag)
     archives = []
     try:
         for name in names:
-            image.tag(name)
             archive = out_dir / (re.sub(r"[^\w.-]+", "_", name) + ".tar")
-            with archive.open("wb") as out:
-                for chunk in client.api.get_image(name):
+            saved = archive.with_suffix(".saved")
+            with doing(f"docker save {name}"), saved.open("wb") as out:
+                for chunk in client.api.get_image(tag):
                     out.write(chunk)
+            rename_archive(saved, archive, name)
+            saved.unlink()
             archives.append(archive)
     finally:
-        client.images.remove(image.id, force=True)  # with every tag given above
+        client.images.remove(tag)  # only this tag: no force, so no other name goes with it
     return archives
+
+
+def rename_archive(saved: Path, archive: Path, name: str) -> None:
+    """Copy a `docker save` archive of one image, naming that image `name` wherever the archive
+    names it: manifest.json and repositories (Docker's format), and index.json (the OCI layout
+    that Docker 25 and later write beside them). containerd's importer reads index.json when
+    there is one and then ignores manifest.json, so a name left there would be the scratch tag."""
+    with tarfile.open(saved) as src, tarfile.open(archive, "w") as dst:
+        for member in src:
+            data = src.extractfile(member) if member.isfile() else None
+            if data is not None and member.name in _NAMED_IN:
+                content = json.dumps(_NAMED_IN[member.name](json.load(data), name)).encode()
+                data, member.size = io.BytesIO(content), len(content)
+            dst.addfile(member, data)
+
+
+def _manifest(manifest: list[dict[str, object]], name: str) -> list[dict[str, object]]:
+    return [{**entry, "RepoTags": [name]} for entry in manifest]
+
+
+def _repositories(repositories: dict[str, dict[str, str]], name: str) -> dict[str, dict[str, str]]:
+    repository, tag = name.rsplit(":", 1)
+    layers = [layer for tags in repositories.values() for layer in tags.values()]
+    if not layers:
+        raise BuildError(
+            f"docker save wrote an archive for {name} whose `repositories` names no image "
+            f"({json.dumps(repositories)}): was the scratch tag removed meanwhile? build again"
+        )
+    return {repository: {tag: layers[0]}}
+
+
+# The annotations by which containerd (io.containerd.image.name, the full name) and OCI tools
+# (org.opencontainers.image.ref.name, the tag, as Docker writes it) name an image of index.json.
+CONTAINERD_NAME = "io.containerd.image.name"
+OCI_REF_NAME = "org.opencontainers.image.ref.name"
+
+
+def _index(index: dict[str, Any], name: str) -> dict[str, Any]:
+    manifests = index.get("manifests") or []
+    if not manifests:
+        raise BuildError(f"docker save wrote an archive for {name} whose index.json lists no image")
+    renamed, seen = [], set()
+    for entry in manifests:
+        if entry.get("digest") in seen:  # one image saved under several of its tags
+            continue
+        seen.add(entry.get("digest"))
+        annotations = {**(entry.get("annotations") or {}), CONTAINERD_NAME: name}
+        annotations[OCI_REF_NAME] = name.rsplit(":", 1)[1]
+        renamed.append({**entry, "annotations": annotations})
+    return {**index, "manifests": renamed}
+
+
+_NAMED_IN: dict[str, Callable[[Any, str], object]] = {
+    "manifest.json": _manifest,
+    "repositories": _repositories,
+    "index.json": _index,
+}

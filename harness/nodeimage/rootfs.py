@@ -18,6 +18,9 @@ import subprocess
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.nodeimage import proc
+from harness.nodeimage.fstree import remove_tree
+from harness.nodeimage.progress import doing
 
 SUITE = "trixie"
 PACKAGES = [
@@ -76,11 +79,17 @@ def debootstrap(target: Path) -> None:
         str(target),
         mirror(),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
+    done = proc.run(cmd, status=debootstrap_status)
+    if done.returncode != 0:
         log_file = target / "debootstrap" / "debootstrap.log"
-        detail = log_file.read_text()[-2000:] if log_file.exists() else proc.stderr[-2000:]
+        detail = log_file.read_text()[-2000:] if log_file.exists() else done.stderr[-2000:]
         raise RootfsError(f"debootstrap {SUITE} from {mirror()} failed:\n{detail}")
+
+
+def debootstrap_status(stdout: str, stderr: str) -> str:
+    """debootstrap's latest `I: ...` line (Retrieving, Validating, Unpacking, Configuring ...)."""
+    said = [line for line in (stdout + "\n" + stderr).splitlines() if line.startswith(("I: ", "W: "))]
+    return f"debootstrap {SUITE}: {said[-1][3:]}" if said else f"debootstrap {SUITE}: starting"
 
 
 def copy_tree(src: Path, dst: Path, mode: int) -> None:
@@ -104,12 +113,12 @@ def install_kind_files(root: Path, kind_files: Path) -> None:
 
 
 def chroot(root: Path, script: str) -> str:
-    proc = subprocess.run(
+    ran = subprocess.run(
         ["chroot", str(root), "/bin/bash", "-euo", "pipefail", "-c", script], capture_output=True, text=True
     )
-    if proc.returncode != 0:
-        raise RootfsError(f"in the node rootfs, `{script.strip()}` failed: {proc.stderr.strip()}")
-    return proc.stdout
+    if ran.returncode != 0:
+        raise RootfsError(f"in the node rootfs, `{script.strip()}` failed: {ran.stderr.strip()}")
+    return ran.stdout
 
 
 def configure(root: Path) -> None:
@@ -149,9 +158,15 @@ def build_rootfs_tar(out_dir: Path, kind_files: Path) -> Path:
     """Build the tree under `out_dir` and pack it as rootfs.tar (the tree is removed)."""
     root = out_dir / "rootfs"
     debootstrap(root)
-    install_kind_files(root, kind_files)
-    configure(root)
+    with doing("kind's base-image files and set-up steps"):
+        install_kind_files(root, kind_files)
+        configure(root)
     tar = out_dir / "rootfs.tar"
-    subprocess.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tar), "."], check=True)
-    shutil.rmtree(root)
+    with doing(
+        lambda: f"tar of the rootfs: {tar.stat().st_size / 1e6:.0f} MB so far" if tar.exists() else "tar"
+    ):
+        packed = proc.run(["tar", "--numeric-owner", "--xattrs", "-C", str(root), "-cf", str(tar), "."])
+    if packed.returncode != 0:
+        raise RootfsError(f"packing the rootfs failed: {packed.stderr.strip()[-500:]}")
+    remove_tree(root)
     return tar

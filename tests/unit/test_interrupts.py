@@ -1,4 +1,4 @@
-"""Ctrl-C and SIGTERM (harness.interrupts), with real signals sent to this process."""
+"""Ctrl-C, SIGTERM and SIGHUP (harness.interrupts), with real signals sent to this process."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from harness import interrupts
 
 @pytest.fixture(autouse=True)
 def restore_signals() -> Iterator[None]:
-    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     registered = list(interrupts._on_interrupt)
     interrupts._on_interrupt.clear()
     yield
@@ -53,6 +53,26 @@ def test_sigterm_ends_the_run_the_same_way() -> None:
     with pytest.raises(KeyboardInterrupt, match=f"signal {int(signal.SIGTERM)}"):
         send(signal.SIGTERM)
     assert calls == ["cleaned"]
+
+
+def test_sighup_of_a_closed_terminal_ends_the_run_the_same_way() -> None:
+    calls: list[str] = []
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    interrupts.handle_interrupts()
+    interrupts.on_interrupt(lambda: calls.append("cleaned"))
+    assert signal.getsignal(signal.SIGHUP) is not signal.SIG_DFL  # else the signal would end pytest
+    with pytest.raises(KeyboardInterrupt, match=f"signal {int(signal.SIGHUP)}"):
+        send(signal.SIGHUP)
+    assert calls == ["cleaned"]
+
+
+def test_a_run_under_nohup_keeps_ignoring_sighup() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    interrupts.handle_interrupts()
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    with interrupts.signals_held("x"):
+        send(signal.SIGHUP)  # ignored, not held (and so not raised after)
+    assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
 
 
 def test_a_failing_clean_up_does_not_stop_the_others(capsys: pytest.CaptureFixture[str]) -> None:

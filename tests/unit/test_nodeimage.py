@@ -6,7 +6,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.nodeimage import build, gomodule, images, toolchain
 from harness.nodeimage.binaries import BuildError, version_ldflags
-from harness.nodeimage.stages import STAMP, StageTimes, cache_key, run_stage
+from harness.nodeimage.stages import STAMP, Stages, cache_key
 from harness.versions import KubeVersion
 
 K8S_GOMOD = """module k8s.io/kubernetes
@@ -68,16 +68,16 @@ def test_a_stage_runs_once_per_key(tmp_path):
         calls.append(out)
         (out / "artifact").write_text("x")
 
-    times = StageTimes()
     out = tmp_path / "stage"
-    run_stage(times, "s", out, cache_key("a"), build)
-    run_stage(times, "s", out, cache_key("a"), build)
-    assert len(calls) == 1 and (out / "artifact").read_text() == "x"
-    run_stage(times, "s", out, cache_key("b"), build)
-    assert len(calls) == 2
+    cached = []
+    for key in ("a", "a", "b"):
+        with Stages() as stages:
+            stages.run("s", out, cache_key(key), build)
+        cached.append(stages.rows[0][2])
+    assert cached == [False, True, False]
+    assert "total" in stages.report()
+    assert len(calls) == 2 and (out / "artifact").read_text() == "x"
     assert json.loads((out / STAMP).read_text())["key"] == cache_key("b")
-    assert [cached for _, _, cached in times.rows] == [False, True, False]
-    assert "total" in times.report()
 
 
 def test_a_failed_stage_leaves_nothing_that_looks_built(tmp_path):
@@ -87,10 +87,10 @@ def test_a_failed_stage_leaves_nothing_that_looks_built(tmp_path):
         (tmp / "half").write_text("x")
         raise RuntimeError("boom")
 
-    with pytest.raises(RuntimeError):
-        run_stage(StageTimes(), "s", out, cache_key("a"), broken)
+    with pytest.raises(RuntimeError), Stages() as stages:
+        stages.run("s", out, cache_key("a"), broken)
     assert not out.exists()
-    assert not list(tmp_path.iterdir())
+    assert [p.name for p in tmp_path.iterdir()] == ["stage.lock"]  # the lock file stays, empty of builds
 
 
 def _k8s_module(tmp_path, go_version=None, directive="1.22.0"):
