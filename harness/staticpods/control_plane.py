@@ -20,10 +20,11 @@ from urllib3.exceptions import HTTPError
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
 from harness.interrupts import signals_held
-from harness.node import Node
+from harness.node import ContainerStatus, Node, NodeCommandError
 from harness.waiting import poll_until, scaled
 
 APISERVER_MANIFEST = "kube-apiserver.yaml"
+APISERVER_CONTAINER = "kube-apiserver"
 # Where the manifest waits while the API server is down: root's home, outside any staticPodPath,
 # under a name that says who put it there.
 PARKED_MANIFEST = "/root/kube-apiserver.yaml.parked-by-static-pod-harness"
@@ -62,9 +63,15 @@ def _manifest_path(node: Node) -> str:
     return posixpath.join(directory, APISERVER_MANIFEST)
 
 
+def api_server_containers(node: Node) -> list[ContainerStatus]:
+    """The kube-apiserver containers running on a control-plane node, as its runtime says."""
+    return node.crictl.containers(state="running", name=APISERVER_CONTAINER)
+
+
 @contextmanager
 def api_server_stopped(cluster: Cluster) -> Iterator[None]:
-    """The API server down for the body (its manifest parked outside the staticPodPath).
+    """The API server down for the body (its manifest parked outside the staticPodPath): it no
+    longer answers /readyz and its container is gone (it stops answering before it has ended).
 
     The manifest goes back and the API server is waited ready afterwards, whatever happens,
     from the moment the manifest is moved.
@@ -74,6 +81,12 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
     try:
         node.move(manifest, PARKED_MANIFEST)
         wait_api_server(cluster.api, ready=False, timeout=STOP_TIMEOUT)
+        poll_until(
+            lambda: not api_server_containers(node),
+            timeout=STOP_TIMEOUT,
+            expected=f"no kube-apiserver container running on {node.name}",
+            retry_on=(NodeCommandError,),
+        )
         yield
     finally:
         with signals_held("moving the API server's manifest back"):

@@ -26,11 +26,13 @@ def kubelet_minor(kind_cluster_ready, node) -> int:
 
 @pytest.mark.disruptive
 @pytest.mark.claim("S9", "confirmed")
-def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_before_1_35(
-    static_pods, kind_cluster_ready, record_observation
+def test_kubelet_restart_keeps_the_container_and_its_status_and_from_1_35_its_readiness(
+    static_pods, kind_cluster_ready, record_observation, record_property
 ):
-    """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status" (1.35+);
-    KEP-4781 for earlier kubelets (Ready False, then True again once the readiness probe passes)."""
+    """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status" (1.35+).
+    Before 1.35 (KEP-4781, ChangeContainerStatusOnKubeletRestart on) the new kubelet starts its probes
+    from scratch and may report Ready False until they pass again: whether that reaches the API
+    depends on timing (seen in upgrade checks, not in plain restarts here), so only there it is allowed."""
     manifest = static_pods.manifest("startup-probes")
     pod = static_pods.place(manifest.with_labels(app=manifest.name))
     _, container = pod.wait_up()
@@ -41,16 +43,17 @@ def test_kubelet_restart_keeps_the_container_and_its_status_but_ready_flips_befo
         pod.assert_container_kept(container, window=STATUS_SETTLE)
         pod.wait_for_running_mirror()
 
-    flips = [t.ready for t in watch.transitions[f"{pod.namespace}/{pod.mirror_name}"]]
+    ready_seen = [t.ready for t in watch.transitions[f"{pod.namespace}/{pod.mirror_name}"]]
+    record_property("ready_transitions", ready_seen)
     status = pod.mirror().status.container_statuses[0]
     assert status.container_id.endswith(container.id)
-    assert (status.restart_count, status.started) == (0, True)
+    assert (status.restart_count, status.started, status.ready) == (0, True, True)
     if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_KEEPING_READY:
-        assert flips == [True], "Ready must never turn False across the restart"
-        record_observation("Ready, Started and restartCount unchanged")
+        assert ready_seen == [True], "Ready must never turn False across the restart"
+        record_observation("Ready, Started and restartCount never change")
     else:
-        assert flips == [True, False, True], "before 1.35 Ready turns False once, until the probe passes"
-        record_observation("Ready False until the readiness probe passes; Started and restartCount unchanged")
+        assert ready_seen in ([True], [True, False, True]), "Ready may only flip once, back to True"
+        record_observation("Started and restartCount never change; Ready may turn False until probes pass")
 
 
 @pytest.mark.disruptive
