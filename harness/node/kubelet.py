@@ -154,7 +154,7 @@ class Kubelet:
         node (no API server involved; the port must be enabled, see readOnlyPort)."""
         limit = f"{scaled(_HEALTHZ_REQUEST_SECONDS):g}"
         answer = self.node.run("curl", "-sf", "--max-time", limit, f"http://127.0.0.1:{port}/pods")
-        return json.loads(answer.stdout)["items"]
+        return json.loads(answer.stdout).get("items") or []  # "items": null while it runs none
 
     def journal(self, since: datetime | str) -> str:
         """The kubelet's journal since a moment (a datetime, or any --since form journalctl takes)."""

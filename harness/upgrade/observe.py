@@ -9,7 +9,7 @@ that lasts a second is seen, not only what a poll happened to catch.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,9 +97,16 @@ class ReadyWatch:
     again, and what the watch saw is complete unless `error` says why it is not.
     """
 
-    def __init__(self, kubeconfig: Path, namespace: str, label_selector: str) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        namespace: str,
+        label_selector: str,
+        state: Callable[[k8s.V1Pod], tuple[bool, str]] = ready_of,
+    ) -> None:
+        """`state(pod)` is what counts as Ready, with why: by default the pod's Ready condition."""
         self.core = k8s.CoreV1Api(new_api_client(kubeconfig))
-        self.namespace, self.label_selector = namespace, label_selector
+        self.namespace, self.label_selector, self.state = namespace, label_selector, state
         self.transitions: dict[str, list[ReadyTransition]] = {}
         self.error: str | None = None
         self._stop = threading.Event()
@@ -112,7 +119,7 @@ class ReadyWatch:
 
     def _see_pod(self, pod: Any, deleted: bool = False) -> None:
         key = f"{pod.metadata.namespace}/{pod.metadata.name}"
-        self._see(key, *((False, "MirrorDeleted") if deleted else ready_of(pod)))
+        self._see(key, *((False, "MirrorDeleted") if deleted else self.state(pod)))
 
     def _list(self) -> str:
         listed = self.core.list_namespaced_pod(self.namespace, label_selector=self.label_selector)
