@@ -111,7 +111,7 @@ def test_manifest_rewritten_300_times_during_the_grace_period_ends_on_the_last_s
 
 @pytest.mark.disruptive
 def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_is_back(
-    static_pods, record_property
+    static_pods, record_measurement
 ):
     """mirror_pod_grace_period_test.go "MirrorPodWithGracePeriod when create a mirror pod and the container
     runtime is temporarily down during pod termination the mirror pod should terminate successfully";
@@ -138,7 +138,7 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
 
     pod.wait_for_mirror_gone()
     gone_after = (datetime.now(UTC) - runtime_back).total_seconds()
-    record_property("mirror_gone_after_runtime_back_seconds", round(gone_after, 1))
+    record_measurement("mirror_gone_after_runtime_back_seconds", round(gone_after, 1))
     assert gone_after <= UPSTREAM_ESTIMATE + WORKER_BACKOFF
     assert terminating.mirror_pods == before.mirror_pods
     _wait_metrics(

@@ -27,7 +27,7 @@ def kubelet_minor(kind_cluster_ready, node) -> int:
 @pytest.mark.disruptive
 @pytest.mark.claim("S9", "confirmed")
 def test_kubelet_restart_keeps_the_container_and_its_restart_count_and_from_1_35_its_status(
-    static_pods, kind_cluster_ready, record_observation, record_property
+    static_pods, kind_cluster_ready, record_observation, record_measurement
 ):
     """S9; mirror_pod_test.go "MirrorPod when kubelet restarts should not change container status" (1.35+:
     Ready, Started and restartCount never change). Before 1.35 (KEP-4781: the feature gate
@@ -46,7 +46,7 @@ def test_kubelet_restart_keeps_the_container_and_its_restart_count_and_from_1_35
         pod.wait_for_mirror(lambda m: started_and_ready(m)[0], "with its container Started and Ready")
 
     seen = [(t.ready, t.reason) for t in watch.transitions[f"{pod.namespace}/{pod.mirror_name}"]]
-    record_property("started_and_ready_seen", seen)
+    record_measurement("started_and_ready_seen", seen)
     status = pod.mirror().status.container_statuses[0]
     assert (status.container_id.endswith(container.id), status.restart_count) == (True, 0)
     if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_KEEPING_STATUS:

@@ -50,7 +50,7 @@ def test_mirror_pod_is_named_after_the_node_and_marks_its_file_source(static_pod
 @pytest.mark.claim("S14", "confirmed")
 @pytest.mark.parametrize("force", [False, True], ids=["graceful", "forced"])
 def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_container_keeps_running(
-    kubelet_reconfigured, static_pods, kind_cluster_ready, force, record_property
+    kubelet_reconfigured, static_pods, kind_cluster_ready, force, record_measurement
 ):
     """S14; docs: `kubectl delete` of the mirror does not remove the static pod;
     mirror_pod_test.go "should be recreated when mirror pod gracefully deleted" /
@@ -69,7 +69,7 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
     pod.wait_for_new_mirror(old.metadata.uid)
     back_after = (datetime.now(UTC) - deleted_at).total_seconds()
     pod.assert_container_kept(container)
-    record_property("mirror_back_seconds", round(back_after, 1))
+    record_measurement("mirror_back_seconds", round(back_after, 1))
     assert back_after <= pod.resync_window(syncs=1) + SYNC_MARGIN
 
 
