@@ -86,9 +86,9 @@ def test_api_server_refuses_to_change_the_config_mirror_annotation(static_pods, 
 @pytest.mark.claim(
     "S14",
     "partly",
-    "A deleted mirror pod is recreated (not 'immediately' when force-deleted: only at a later "
-    "periodic sync), but an edited one is kept as edited: the kubelet replaces a mirror only "
-    "when its config.mirror hash differs.",
+    "A deleted mirror pod is recreated (not 'immediately' when force-deleted: only at the kubelet's "
+    "next periodic sync of the pod), but an edited one is kept as edited: the kubelet replaces a "
+    "mirror only when its config.mirror hash differs.",
 )
 @pytest.mark.claim(
     "S6",
