@@ -11,9 +11,8 @@ its own timestamps:
 * placed -> container running: config.seen to the container's startedAt (crictl inspect);
 * edited -> new container running: the new pod's config.seen to the new container's startedAt;
 * mirror deleted (graceful, then forced) -> new mirror: the DELETE to "Creating a mirror pod";
-* kubelet restarted -> node Ready, mirror present: the restart to the Ready condition's
-  lastHeartbeatTime, the first status the new kubelet posted (the API keeps whole seconds only: this
-  row's kubelet figure is up to 1 s early, its overhead up to 1 s high);
+* kubelet restarted -> node Ready, mirror present: the restart to the new kubelet's first renewal
+  of its node lease (renewTime), which the harness waits for before Ready and the mirror;
 * removed -> containers gone: the rm to the container's finishedAt;
 * removed -> mirror gone: the rm to the pod's "Cleaned up orphaned pod volumes dir" line
   (kubelet_pods.go HandlePodCleanups logs it, then deletes orphaned mirrors in the same pass).
@@ -133,31 +132,33 @@ def delete_mirror(pod: StaticPod, container: ContainerStatus, *, forced: bool) -
 
 
 def restart_kubelet(pod: StaticPod) -> Sample:
+    """The new kubelet renews its node lease at once (renewTime: microseconds, its own clock) but posts
+    the node's status only when it changed: Ready is waited for as the lease renewed after the
+    restart, then the Ready condition True, then the mirror."""
     start = now()
     pod.node.kubelet.restart()
-    node = watch_until(
-        pod.core.list_node,
-        lambda node: (ready := _ready(node)) is not None and ready.last_heartbeat_time > _whole(start),
+    lease = watch_until(
+        k8s.CoordinationV1Api(pod.core.api_client).list_namespaced_lease,
+        lambda lease: lease is not None and lease.spec.renew_time > start,
         timeout=NODE_READY_TIMEOUT,
-        expected=f"node {pod.node.name} Ready with a heartbeat after the kubelet restart",
+        expected=f"the node lease of {pod.node.name} renewed after the kubelet restart",
+        namespace="kube-node-lease",
+        field_selector=f"metadata.name={pod.node.name}",
+    )
+    watch_until(
+        pod.core.list_node,
+        lambda node: (
+            node is not None
+            and any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+        ),
+        timeout=NODE_READY_TIMEOUT,
+        expected=f"node {pod.node.name} Ready",
         field_selector=f"metadata.name={pod.node.name}",
     )
     pod.wait_for_mirror()
     seen = now()
-    heartbeat = _ready(node).last_heartbeat_time
     name = "kubelet restarted -> node Ready, mirror present"
-    return Sample(name, seconds(start, heartbeat), seconds(start, seen))
-
-
-def _whole(moment: datetime) -> datetime:
-    """The second a heartbeat of this moment would show: the API keeps whole seconds."""
-    return moment.replace(microsecond=0)
-
-
-def _ready(node: k8s.V1Node | None) -> k8s.V1NodeCondition | None:
-    """The node's Ready condition when it is True."""
-    conditions = (node.status.conditions or []) if node else []
-    return next((c for c in conditions if c.type == "Ready" and c.status == "True"), None)
+    return Sample(name, seconds(start, lease.spec.renew_time), seconds(start, seen))
 
 
 def finished_at(pod: StaticPod, container: ContainerStatus) -> datetime | None:
