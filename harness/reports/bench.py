@@ -117,7 +117,7 @@ def render_html(samples: Sequence[Sample], about: dict[str, Any], target: float)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"><title>static pod bench</title>',
-        "<style>body{font-family:sans-serif;margin:2em;max-width:960px}"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
         "pre{background:#f4f4f4;padding:1em;overflow-x:auto}h2{font-size:1.05em;margin-top:1.6em}</style>",
         "</head><body>",
         "<h1>Static pod behaviours: the kubelet's latency and the harness's</h1>",
