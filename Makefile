@@ -39,8 +39,8 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit citations lint venv host-setup host-teardown node-image measure clean upgrade-check \
-	conformance conformance-version report
+.PHONY: e2e test unit citations lint venv host-setup host-teardown node-image measure bench clean \
+	upgrade-check conformance conformance-version report
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -122,6 +122,14 @@ conformance-version: venv host-setup
 ARTIFACTS_FROM ?=
 report: venv
 	$(PY) -m harness.reports.conformance --out=$(ARTIFACTS) $(ARTIFACTS_FROM)
+
+# Each core behaviour BENCH_N times on one cluster (bench-single-node, deleted after): the kubelet's
+# latency by its own timestamps, the harness's, and the difference; $(ARTIFACTS)/bench.{json,html}.
+BENCH_N ?= 5
+bench: venv host-setup
+	@image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
+	&& $(PY) -m harness.tools.bench -n $(BENCH_N) --k8s-version=$(K8S_VERSION) --node-image=$$image \
+		--kind-bin=$(KIND) --artifacts=$(ARTIFACTS)
 
 # Figures for this machine: cluster creation, first static pod, mirror, removal, deletion.
 measure: venv host-setup

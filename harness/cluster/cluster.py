@@ -84,6 +84,11 @@ class Cluster:
         raw = self.core.connect_get_node_proxy_with_path(node_name, "configz", _preload_content=False)
         return json.loads(raw.data)["kubeletconfig"]
 
+    def kubelet_pods(self, node_name: str) -> list[dict[str, Any]]:
+        """The pods the kubelet itself holds (its pod manager: GET /pods through the node proxy)."""
+        raw = self.core.connect_get_node_proxy_with_path(node_name, "pods", _preload_content=False)
+        return json.loads(raw.data)["items"]
+
     def server_version(self) -> str:
         """The API server's own version, e.g. v1.34.4 (GET /version)."""
         return k8s.VersionApi(self.api).get_code().git_version

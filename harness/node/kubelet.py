@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -162,6 +162,20 @@ class Kubelet:
         return self.node.run(
             "journalctl", "-u", UNIT, "--since", when, "--no-pager", "-o", "short-precise"
         ).stdout
+
+    def log_times(self, since: datetime, *fragments: str) -> list[datetime]:
+        """When the kubelet logged each journal line since `since` that has every fragment, in order:
+        journald's receive time (microseconds), not the line's own klog header (which has no year)."""
+        output = self.node.run(
+            "journalctl", "-u", UNIT, "--since", f"@{int(since.timestamp())}", "--no-pager", "-o", "json"
+        ).stdout
+        entries = (json.loads(line) for line in output.splitlines() if line.strip())
+        times = [
+            datetime.fromtimestamp(int(entry["__REALTIME_TIMESTAMP"]) / 1e6, UTC)
+            for entry in entries
+            if isinstance(entry.get("MESSAGE"), str) and all(f in entry["MESSAGE"] for f in fragments)
+        ]
+        return [when for when in times if when >= since]
 
     def wait_for_log(self, since: datetime | str, *fragments: str, timeout: float) -> str:
         """The first journal line since `since` (as for journal) with every fragment, once there is one."""

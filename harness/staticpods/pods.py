@@ -22,7 +22,13 @@ from urllib3.exceptions import HTTPError
 from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
 from harness.node import ContainerStatus, Node, NodeCommandError
-from harness.staticpods.manifest import DEFAULT_NAMESPACE, Manifest, mirror_pod_name, unique_name
+from harness.staticpods.manifest import (
+    DEFAULT_NAMESPACE,
+    Manifest,
+    mirror_pod_name,
+    read_raw_fixture,
+    unique_name,
+)
 from harness.waiting import hold_for, poll_until, watch_until
 
 # Timeouts (seconds; harness.waiting scales them). The kubelet re-lists its
@@ -35,11 +41,16 @@ NODE_TIMEOUT = 120
 # How much longer than one fileCheckFrequency a "the kubelet did not run it" window lasts, so
 # that at least one full re-list of the manifest path falls inside it.
 RELIST_MARGIN = 5
-# Once the kubelet has logged why it refused a file, this short hold shows it runs nothing from it.
-REFUSED_WINDOW = 5
+# Logged by the file source's re-list (extractFromDir) only, never on an inotify event (file.go).
+RELIST_REFUSAL = "Could not process manifest file"
 # A pod worker re-syncs its pod every syncFrequency plus up to half of it again as jitter
 # (pod_workers.go workerResyncIntervalJitterFactor 0.5): the longest gap between two periodic syncs.
 LONGEST_RESYNC = 1.5
+# Seconds between two crictl probes of a node-side wait. Each probe is a `docker exec` of about
+# 0.1 s itself, so a shorter interval (`make bench` uses FAST_NODE_POLL) at most doubles the
+# exec rate; the waits stay bounded by their timeouts either way.
+NODE_POLL = 0.5
+FAST_NODE_POLL = 0.1
 
 
 @dataclass
@@ -50,6 +61,7 @@ class StaticPod:
     path: str
     manifest: Manifest
     core: k8s.CoreV1Api
+    poll_interval: float = NODE_POLL  # between two crictl probes of the node-side waits
 
     @property
     def name(self) -> str:
@@ -149,6 +161,7 @@ class StaticPod:
             expected=expected + (f" other than {other_than.id[:13]}" if other_than else ""),
             describe=self.describe,
             retry_on=(NodeCommandError,),  # crictl itself can fail while the runtime is busy
+            interval=self.poll_interval,
         )
 
     def wait_mirror_agrees(self) -> ContainerStatus:
@@ -175,6 +188,7 @@ class StaticPod:
             expected=f"mirror pod {self.namespace}/{self.mirror_name} Running, Ready, naming that container",
             describe=self.describe,
             retry_on=(k8s.ApiException, HTTPError, NodeCommandError),
+            interval=self.poll_interval,
         )
 
     def wait_containers_gone(self) -> None:
@@ -184,6 +198,7 @@ class StaticPod:
             expected=f"no running container of {self.mirror_name} on {self.node.name}",
             describe=self.describe,
             retry_on=(NodeCommandError,),
+            interval=self.poll_interval,
         )
 
     def wait_containers_removed(self) -> None:
@@ -194,6 +209,7 @@ class StaticPod:
             expected=f"every container of {self.mirror_name} removed from {self.node.name}'s runtime",
             describe=self.describe,
             retry_on=(NodeCommandError,),
+            interval=self.poll_interval,
         )
 
     def assert_container_kept(self, container: ContainerStatus, window: float = 10) -> None:
@@ -223,15 +239,11 @@ class StaticPod:
         """A kubelet journal line since `since` with every fragment, waited for up to one re-list."""
         return self.node.kubelet.wait_for_log(since, *fragments, timeout=self.relist_window())
 
-    def assert_refused(self, since: datetime, *reason: str) -> str:
-        """The kubelet refuses this file: it logs "Could not process manifest file" for it (with
-        every fragment of `reason`) and runs nothing from it. Returns the log line."""
-        line = self.wait_for_log(since, "Could not process manifest file", self.path, *reason)
-        self.assert_never_started(window=REFUSED_WINDOW)
-        return line
-
     def assert_never_started(self, window: float | None = None) -> None:
-        """No container on the node and no mirror pod for `window` seconds (default: relist_window)."""
+        """No container on the node and no mirror pod for `window` seconds (default: relist_window).
+
+        Only where nothing can prove the kubelet looked (it is stopped, or reads no staticPodPath);
+        otherwise StaticPods.assert_not_run ends as soon as it has."""
         hold_for(
             lambda: (self._describe_containers(), self.mirror() is None),
             window=window or self.relist_window(),
@@ -290,6 +302,7 @@ class StaticPods:
 
     cluster: Cluster
     image: str  # the suite's test image, loaded into every node
+    poll_interval: float = NODE_POLL  # given to every StaticPod placed here
     placed: list[StaticPod] = field(default_factory=list)
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     extra_files: list[tuple[Node, str]] = field(default_factory=list)
@@ -337,10 +350,67 @@ class StaticPods:
             path = filename
         else:
             path = posixpath.join(self.manifest_dir(node), filename or f"{manifest.name}.yaml")
-        pod = StaticPod(node, path, manifest, self.cluster.core)
+        pod = StaticPod(node, path, manifest, self.cluster.core, self.poll_interval)
         self.placed.append(pod)  # before writing: a write cut short still gets cleaned up
         node.file(path).write_bytes(manifest.render_for(path) if data is None else data, mode)
         return pod
+
+    def wait_kubelet_caught_up(self, node: Node, *, relist: bool = False) -> dict[str, str]:
+        """The kubelet's own pods (full name -> UID), once it has provably handled every change made to
+        the node's staticPodPath before this call; with `relist`, also by a re-list of it.
+
+        Why a sentinel proves it (pkg/kubelet/config/file.go run, file_linux.go doWatch): one goroutine
+        of the kubelet's file source handles both the inotify events of the directory, in the order
+        the kernel queued them, and the periodic re-list, and after each pushes the whole set of pods
+        it accepted as one SET update, which the kubelet applies in order. A sentinel manifest written
+        after the changes is handled after them: by its inotify event, or, when no watch runs, by the
+        re-list that reads every file at once. Once the sentinel's container runs, the pod manager
+        (GET /pods on the node) has applied that update, so it holds every pod the source accepted
+        from files written before the sentinel.
+
+        With `relist` (behaviours of the re-list itself, extractFromDir: the glob "[^.]*", no
+        recursion), a malformed marker file is written first: its RELIST_REFUSAL line, which only
+        extractFromDir logs, proves a re-list has read the directory since; the sentinel follows it.
+        """
+        directory = self.manifest_dir(node)
+        if relist:
+            since, marker = (
+                datetime.now(UTC),
+                posixpath.join(directory, f"{unique_name('relist-marker')}.yaml"),
+            )
+            self.place_file(node, marker, read_raw_fixture("malformed"))
+            relist_window = node.kubelet.file_check_frequency() + RELIST_MARGIN
+            node.kubelet.wait_for_log(since, RELIST_REFUSAL, marker, timeout=relist_window)
+        sentinel = self.place(self.manifest(prefix="sentinel"), node=node)
+        sentinel.wait_running()
+        pods = {p["metadata"]["name"]: p["metadata"]["uid"] for p in self.cluster.kubelet_pods(node.name)}
+        if sentinel.mirror_name not in pods:
+            raise AssertionError(f"the sentinel {sentinel.mirror_name} runs but the kubelet does not list it")
+        return pods
+
+    def assert_not_run(self, pod: StaticPod, *, relist: bool = False) -> None:
+        """The kubelet has provably looked at `pod`'s file (wait_kubelet_caught_up) and runs nothing
+        from it: the pod is not in the kubelet's own pod list, and has no sandbox, no container (not
+        even an exited one) and no mirror pod."""
+        pods = self.wait_kubelet_caught_up(pod.node, relist=relist)
+        seen = {
+            "in the kubelet's pod list": pod.mirror_name in pods,
+            "sandboxes": pod.node.crictl.pods(name=pod.mirror_name, namespace=pod.namespace),
+            "containers": pod.containers(),
+            "mirror pod": pod.mirror(),
+        }
+        found = {what: value for what, value in seen.items() if value}
+        if found:
+            raise AssertionError(
+                f"the kubelet runs {pod.mirror_name} from {pod.node.name}:{pod.path}: {found}"
+            )
+
+    def assert_refused(self, pod: StaticPod, since: datetime, *reason: str) -> str:
+        """The kubelet refuses `pod`'s file: a re-list logs RELIST_REFUSAL for it (with every fragment
+        of `reason`), and it runs nothing from it (assert_not_run). Returns the log line."""
+        line = pod.wait_for_log(since, RELIST_REFUSAL, pod.path, *reason)
+        self.assert_not_run(pod)
+        return line
 
     def place_file(self, node: Node, path: str, data: bytes) -> None:
         """A file that is not a pod of ours (a malformed manifest, a dot-file): removed at the end."""

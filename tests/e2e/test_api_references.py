@@ -61,7 +61,7 @@ def test_pod_that_refers_to_api_objects_never_gets_a_mirror(
     )
 
     if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= 34:
-        pod.assert_refused(since, f"static pods may not reference {resource}")
+        static_pods.assert_refused(pod, since, f"static pods may not reference {resource}")
         record_observation("the kubelet refuses the file")
     else:
         pod.wait_running()

@@ -22,7 +22,7 @@ def test_dot_files_are_ignored(static_pods):
 
     pod = static_pods.place(manifest, filename=f".{manifest.name}.yaml")
 
-    pod.assert_never_started()
+    static_pods.assert_not_run(pod, relist=True)  # both readers: inotify and the re-list's glob
 
 
 def test_subdirectories_are_not_read(static_pods, node_dirs):
@@ -33,7 +33,9 @@ def test_subdirectories_are_not_read(static_pods, node_dirs):
     pod = static_pods.place(manifest, node=node, filename=posixpath.join(subdir, f"{manifest.name}.yaml"))
 
     pod.wait_for_log(since, "not recursing into manifest path", subdir)
-    pod.assert_never_started()
+    static_pods.assert_not_run(
+        pod, relist=True
+    )  # only a re-list could read it: inotify watches no subdirectory
 
 
 @pytest.mark.claim("S16", "confirmed")
@@ -74,7 +76,7 @@ def test_manifest_without_kind_or_api_version_is_refused_and_logged(static_pods,
 
     pod = static_pods.place(manifest)
 
-    pod.assert_refused(since, error)
+    static_pods.assert_refused(pod, since, error)
 
 
 def test_json_manifest_runs(static_pods):

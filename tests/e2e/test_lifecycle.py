@@ -99,7 +99,9 @@ def test_rewriting_identical_content_restarts_nothing(static_pods):
 
     pod.rewrite(pod.manifest)
 
-    pod.assert_container_kept(container, window=pod.relist_window())
+    kubelet_pods = static_pods.wait_kubelet_caught_up(pod.node)  # it has handled the rewrite
+    assert kubelet_pods[pod.mirror_name] == mirror.metadata.annotations[HASH], "the same pod UID"
+    assert pod.running_container() == container, "the same container, same attempt"
     assert pod.mirror().metadata.uid == mirror.metadata.uid
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -527,3 +528,20 @@ def test_wait_for_log_returns_the_first_line_with_every_fragment() -> None:
     )
     with pytest.raises(WaitTimeout, match=r"a kubelet log line on kind-worker containing \['/m/c.yaml'\]"):
         node.kubelet.wait_for_log(since, "/m/c.yaml", timeout=0)
+
+
+def test_log_times_are_journald_receive_times_of_matching_lines_from_since_on() -> None:
+    entries = [
+        {"__REALTIME_TIMESTAMP": "1795801214132614", "MESSAGE": '"Creating a mirror pod" pod="default/a"'},
+        {"__REALTIME_TIMESTAMP": "1795801215000001", "MESSAGE": '"Creating a mirror pod" pod="default/b"'},
+        {"__REALTIME_TIMESTAMP": "1795801216500000", "MESSAGE": '"Creating a mirror pod" pod="default/a"'},
+        {"__REALTIME_TIMESTAMP": "1795801216600000", "MESSAGE": [1, 2]},  # journald's form of non-UTF-8
+    ]
+    output = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+    node, container = node_with(lambda argv: (0, output, b""))
+    since = datetime.fromtimestamp(1795801214.5, UTC)
+
+    times = node.kubelet.log_times(since, "Creating a mirror pod", 'pod="default/a"')
+
+    assert times == [datetime.fromtimestamp(1795801216.5, UTC)]  # the earlier line is before `since`
+    assert container.commands()[0][-4:] == ["@1795801214", "--no-pager", "-o", "json"]

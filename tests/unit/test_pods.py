@@ -6,10 +6,11 @@ from datetime import UTC, datetime
 from types import SimpleNamespace as NS
 from typing import Any
 
+import pytest
 from kubernetes import client as k8s
 
 from harness.staticpods.manifest import Manifest
-from harness.staticpods.pods import StaticPod
+from harness.staticpods.pods import StaticPod, StaticPods
 
 MANIFEST = Manifest({"kind": "Pod", "metadata": {"name": "web"}, "spec": {"containers": [{"name": "app"}]}})
 
@@ -57,3 +58,31 @@ def test_an_image_that_cannot_be_pulled_is_named_with_the_kubelets_reason_and_la
 
 def test_without_a_mirror_it_says_so() -> None:
     assert pod(None).describe() == "no containers; no mirror pod"
+
+
+# --- assert_not_run: what it checks once the kubelet has provably looked --------------------------
+
+
+def not_run_with(listed: dict[str, str], sandboxes: list[Any], mirror: Any) -> None:
+    node = NS(name="kind-worker", crictl=NS(containers=lambda **_: [], pods=lambda **_: sandboxes))
+    under_test = StaticPod(node, "/etc/kubernetes/manifests/.web.yaml", MANIFEST, FakeCore(mirror, []))  # type: ignore[arg-type]
+    pods = StaticPods(cluster=NS(), image="img")  # type: ignore[arg-type]
+    pods.wait_kubelet_caught_up = lambda node, relist=False: listed  # type: ignore[method-assign]
+    pods.assert_not_run(under_test)
+
+
+def test_not_run_passes_when_the_kubelet_lists_only_others_and_nothing_of_the_pod_exists() -> None:
+    not_run_with({"sentinel-x-kind-worker": "u1"}, sandboxes=[], mirror=None)
+
+
+@pytest.mark.parametrize(
+    ("listed", "sandboxes", "mirror", "found"),
+    [
+        ({"web-kind-worker": "u2"}, [], None, "in the kubelet's pod list"),
+        ({}, ["sandbox"], None, "sandboxes"),
+        ({}, [], NS(metadata=NS(name="web-kind-worker")), "mirror pod"),
+    ],
+)
+def test_not_run_fails_on_any_trace_of_the_pod(listed: Any, sandboxes: Any, mirror: Any, found: str) -> None:
+    with pytest.raises(AssertionError, match=f"the kubelet runs web-kind-worker from kind-worker:.*{found}"):
+        not_run_with(listed, sandboxes, mirror)
