@@ -22,8 +22,10 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _handled() -> list[signal.Signals]:
-    """The signals of _SIGNALS this process does not ignore (nohup ignores SIGHUP, and wants to)."""
-    return [signum for signum in _SIGNALS if signal.getsignal(signum) is not signal.SIG_IGN]
+    """_SIGNALS, but SIGHUP only when this process does not ignore it (nohup ignores SIGHUP, and wants
+    to). SIGINT and SIGTERM are always handled: a shell starts background jobs with SIGINT ignored,
+    and `kill -INT` must still end such a run cleanly."""
+    return [s for s in _SIGNALS if s != signal.SIGHUP or signal.getsignal(s) is not signal.SIG_IGN]
 
 
 _on_interrupt: list[Callable[[], None]] = []

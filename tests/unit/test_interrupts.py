@@ -75,6 +75,16 @@ def test_a_run_under_nohup_keeps_ignoring_sighup() -> None:
     assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
 
 
+def test_a_background_job_whose_shell_ignored_sigint_still_ends_cleanly_on_it() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # what a non-interactive shell does for `cmd &`
+    calls: list[str] = []
+    interrupts.handle_interrupts()
+    interrupts.on_interrupt(lambda: calls.append("cleaned"))
+    with pytest.raises(KeyboardInterrupt):
+        send(signal.SIGINT)
+    assert calls == ["cleaned"]
+
+
 def test_a_failing_clean_up_does_not_stop_the_others(capsys: pytest.CaptureFixture[str]) -> None:
     calls: list[str] = []
 
