@@ -39,7 +39,7 @@ E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
-.PHONY: e2e test unit citations lint venv host-setup host-teardown node-image measure bench clean \
+.PHONY: e2e test unit unit-floors citations lint venv host-setup host-teardown node-image measure bench clean \
 	upgrade-check conformance conformance-version report
 
 e2e: venv host-setup
@@ -50,6 +50,16 @@ test: venv host-setup lint unit citations
 
 unit: venv
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit-unit.xml
+
+# The unit tests with every dependency at the floor pyproject.toml declares (>= read as ==), in a venv
+# of their own: the floors are what the harness is known to work with.
+FLOORS_VENV := .venv-floors
+unit-floors:
+	rm -rf $(FLOORS_VENV) && $(PYTHON) -m venv $(FLOORS_VENV)
+	$(FLOORS_VENV)/bin/python -m pip install -q $$($(PYTHON) -c 'import tomllib; \
+		print(" ".join(d.replace(">=", "==") for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
+	$(FLOORS_VENV)/bin/python -m pip install -q --no-deps -e .
+	$(FLOORS_VENV)/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
 # Every upstream test name quoted in tests/e2e exists in the file it cites (k8s.io/kubernetes from
 # the Go module proxy).
@@ -86,7 +96,7 @@ node-image: venv host-setup
 # venv, tools and artifacts. Clusters kept on purpose (KEEP_CLUSTER=1) stay: `kind delete cluster`.
 clean:
 	if [ -x $(PY) ]; then $(PY) -m harness.provision.leftovers --remove --kind-bin=$(KIND); fi
-	rm -rf $(VENV) .tools .pytest-kind $(ARTIFACTS)
+	rm -rf $(VENV) $(FLOORS_VENV) .tools .pytest-kind $(ARTIFACTS)
 
 FROM ?=
 TO ?= $(K8S_VERSION)
