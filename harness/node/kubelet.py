@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,7 @@ from harness.errors import HarnessError
 from harness.interrupts import signals_held
 from harness.node.files import NodeFile
 from harness.node.shell import Shell
-from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState
+from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState, stopped_for_body
 from harness.node.transport import NodeFileNotFound
 from harness.waiting import poll_until, scaled
 
@@ -209,17 +209,12 @@ class Kubelet:
         self._wait_healthy(timeout)
         return state
 
-    @contextmanager
-    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> Iterator[None]:
+    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> AbstractContextManager[None]:
         """The kubelet stopped for the body; started again (and healthy) afterwards, whatever happens
         (also when stopping it fails or is interrupted)."""
-        try:
-            self.stop(timeout)
-            yield
-        finally:
-            with signals_held(f"starting the kubelet on {self.node.name} again"):
-                if not self.node.gone():
-                    self.start(timeout)
+        return stopped_for_body(
+            self.node, "the kubelet", lambda: self.stop(timeout), lambda: self.start(timeout)
+        )
 
     @contextmanager
     def reconfigured(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from harness.interrupts import signals_held
@@ -31,6 +31,21 @@ class UnitState:
 
     def __str__(self) -> str:
         return f"ActiveState={self.active_state} SubState={self.sub_state} MainPID={self.main_pid or 0}"
+
+
+@contextmanager
+def stopped_for_body(
+    node: Shell, what: str, stop: Callable[[], object], start: Callable[[], object]
+) -> Iterator[None]:
+    """stop(), the body, then start() whatever happens (also when stopping fails or is interrupted):
+    under held signals, so that a Ctrl-C cannot leave it stopped; not on a node that is gone."""
+    try:
+        stop()
+        yield
+    finally:
+        with signals_held(f"starting {what} on {node.name} again"):
+            if not node.gone():
+                start()
 
 
 class Service:
@@ -71,16 +86,9 @@ class Service:
             timeout,
         )
 
-    @contextmanager
-    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> Iterator[None]:
+    def stopped(self, timeout: float = DEFAULT_UNIT_TIMEOUT) -> AbstractContextManager[None]:
         """The unit stopped for the body; started again afterwards, whatever happens."""
-        try:
-            self.stop(timeout)
-            yield
-        finally:
-            with signals_held(f"starting {self.name} on {self.node.name} again"):
-                if not self.node.gone():
-                    self.start(timeout)
+        return stopped_for_body(self.node, self.name, lambda: self.stop(timeout), lambda: self.start(timeout))
 
     def _systemctl(self, verb: str) -> None:
         # --no-block: systemctl only queues the job; the bounded wait below is what decides.
