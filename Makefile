@@ -10,6 +10,8 @@
 #   NODE_IMAGE    auto | offline | official | <image>   (default auto)
 #   ARTIFACTS     where reports and diagnostics go (default artifacts/)
 #   KEEP_CLUSTER  1 keeps each kind config's cluster after the run (static-pods-<config>)
+#   JOBS          tests run in parallel by this many pytest-xdist workers, each on clusters of its
+#                 own (default 4); JOBS=1 runs them one after another in this process
 #   PYTEST_ARGS   anything else for pytest, e.g. -k mirror -x
 #
 #   make upgrade-check FROM=1.30.14 TO=1.31.0 [KUBELET_BINARY=path] [EXPECT=no-disruption|report]
@@ -30,9 +32,11 @@ NODE_IMAGE ?= auto
 ARTIFACTS ?= artifacts
 KEEP_CLUSTER ?=
 PYTEST_ARGS ?=
+JOBS ?= 4
 
 E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
 	--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
+	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) \
 	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
 # The node image is chosen (and built, when offline) before pytest starts, so that a bad
 # K8S_VERSION or NODE_IMAGE stops the run with one clear line and build progress shows.

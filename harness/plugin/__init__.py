@@ -23,7 +23,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
-from harness.plugin import diagnostics
+from harness.plugin import diagnostics, parallel
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
@@ -125,6 +125,7 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     if not hasattr(config, "workerinput"):  # an xdist worker's reports reach the controller
         config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
+    parallel.configure(config)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -160,6 +161,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
             ours = [i for i in ours if i not in dropped]
+    if hasattr(config, "workerinput"):
+        for item in ours:
+            if kind_config_of(item, settings) != settings.kind_config:
+                parallel.group_by_kind_config(item, kind_config_of(item, settings).stem)
     places = [index for index, item in enumerate(items) if uses_clusters(item)]
     ordered = sorted(
         ours,
@@ -198,6 +203,7 @@ def _check_kind_config(item: pytest.Item, settings: Settings) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
+    report.nodeid = parallel.own_node_id(report.nodeid)
     if report.failed:
         item.config.stash[FAILED] = True
         pods = item.stash.get(PODS, None)

@@ -22,7 +22,7 @@ from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.plugin.options import Settings, settings_from_options
-from harness.plugin.results import RunResults
+from harness.plugin.results import CLUSTER_FAILURE, RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
 from harness.versions import KIND_VERSION
@@ -110,26 +110,29 @@ def _no_cluster(settings: Settings, exc: HarnessError) -> NoReturn:
     pytest.fail(f"no cluster: {exc}", pytrace=False)
 
 
-def _ready(config: pytest.Config, provisioner: Provisioner, kind_config: Path) -> Cluster:
+def _ready(request: pytest.FixtureRequest, provisioner: Provisioner, kind_config: Path) -> Cluster:
     try:
-        with progress_shown(config):
+        with progress_shown(request.config):
             return provisioner.ready_cluster(kind_config)
     except HarnessError as exc:
         failure = exc
     # Outside the except block: the test shows one line, not a chain of two exceptions.
-    config.stash[RESULTS].cluster_failures.append(str(failure))
-    _no_cluster(config.stash[SETTINGS], failure)
+    if isinstance(request.node, pytest.Item):  # its report carries it to RunResults, across xdist too
+        request.node.user_properties.append((CLUSTER_FAILURE, str(failure)))
+    else:  # a session-scoped fixture's
+        request.config.stash[RESULTS].cluster_failures.append(str(failure))
+    _no_cluster(request.config.stash[SETTINGS], failure)
 
 
 @pytest.fixture(scope="session")
 def kind_cluster_session(
-    pytestconfig: pytest.Config, static_pod_provisioner: Provisioner, static_pod_settings: Settings
+    request: pytest.FixtureRequest, static_pod_provisioner: Provisioner, static_pod_settings: Settings
 ) -> Cluster:
     """The cluster of --kind-config, ready, for module- and session-scoped fixtures of your own.
 
     Tests that need another kind config (kind_config marker) run after every test of this one,
     when this cluster is released: do not keep using it from their fixtures."""
-    return _ready(pytestconfig, static_pod_provisioner, static_pod_settings.kind_config)
+    return _ready(request, static_pod_provisioner, static_pod_settings.kind_config)
 
 
 @pytest.fixture
@@ -140,7 +143,7 @@ def kind_cluster_ready(
     record_testsuite_property: Callable[[str, object], None],
 ) -> Cluster:
     """A ready kind cluster made from the kind config this test needs (or the reused one)."""
-    ready = _ready(request.config, static_pod_provisioner, kind_config_of(request.node, static_pod_settings))
+    ready = _ready(request, static_pod_provisioner, kind_config_of(request.node, static_pod_settings))
     versions = request.config.stash.setdefault(_VERSIONS, {})
     if ready.name not in versions:
         versions[ready.name] = (ready.server_version(), sorted(set(ready.kubelet_versions().values())))

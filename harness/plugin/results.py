@@ -21,6 +21,8 @@ from harness.reports.claims import ClaimsReport, RunInfo
 from harness.reports.runfile import write_run
 
 Properties = list[tuple[str, object]]
+# A test property: its cluster could not be made (the provisioning error, one line).
+CLUSTER_FAILURE = "cluster_failure"
 
 
 class RunResults:
@@ -59,6 +61,7 @@ class RunResults:
         the first outcome that is not "passed" is the test's."""
         if report.when == "call":
             self.called.add(report.nodeid)
+        self.cluster_failures += [str(v) for key, v in report.user_properties if key == CLUSTER_FAILURE]
         previous = self.outcomes.get(report.nodeid)
         if previous is not None and previous[0] != "passed":
             return

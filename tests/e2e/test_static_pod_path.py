@@ -3,8 +3,9 @@
 Sources: kubelet configuration reference kubelet-config.v1beta1 (staticPodPath: default empty, a
 directory or a single file; kubeadm sets /etc/kubernetes/manifests); docs "Create static Pods"
 (--pod-manifest-path is the deprecated flag form); pkg/kubelet/config/file.go listConfig.
-Reconfiguring a kubelet is done on a worker of the multi-node cluster: the control-plane kubelet's
-staticPodPath holds the control plane itself.
+All run on the multi-node cluster. Reconfiguring a kubelet is done on its first worker (the
+control-plane kubelet's staticPodPath holds the control plane itself); its second worker's kubelet
+reads static pods from the path its flag names.
 """
 
 import posixpath
@@ -15,14 +16,14 @@ import pytest
 from harness.node.kubelet import WHOLE_JOURNAL
 from harness.staticpods.manifest import unique_name
 
-CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/custom-static-pod-path.yaml
+CUSTOM_PATH = "/etc/kubelet.d"  # kind-configs/multi-node.yaml, the second worker's --pod-manifest-path
 
 
-@pytest.mark.kind_config("custom-static-pod-path")
+@pytest.mark.kind_config("multi-node")
 @pytest.mark.claim("S2", "confirmed")
 def test_pod_manifest_path_flag_sets_where_the_kubelet_reads_static_pods(static_pods, kind_cluster_ready):
     """S2; docs (--pod-manifest-path, the deprecated flag form of staticPodPath); kubelet /configz."""
-    node = static_pods.default_node()
+    node = kind_cluster_ready.workers[1]
 
     pod = static_pods.place(static_pods.manifest(), node=node)
 

@@ -14,7 +14,7 @@ CAPABLE = HostFacts(can_lower_oom_score=True, cgroup_v1=False)
 SHORT_CAPS_V1 = HostFacts(can_lower_oom_score=False, cgroup_v1=True)
 
 
-@pytest.mark.parametrize("name", ["single-node", "multi-node", "custom-static-pod-path"])
+@pytest.mark.parametrize("name", ["single-node", "multi-node"])
 def test_shipped_configs_load(name):
     config = kindconfig.load(KIND_CONFIGS / f"{name}.yaml")
     assert config["kind"] == "Cluster"
@@ -36,7 +36,7 @@ def test_host_patches_where_needed():
 
 
 def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_user_patches():
-    config = kindconfig.load(KIND_CONFIGS / "custom-static-pod-path.yaml")
+    config = kindconfig.load(KIND_CONFIGS / "multi-node.yaml")
     config["kubeadmConfigPatches"] = ["kind: ClusterConfiguration\n"]
     rendered = kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
     assert rendered["networking"] == {"disableDefaultCNI": True, "kubeProxyMode": "none"}
