@@ -7,6 +7,7 @@ has no method for, so they are run here, each bounded and failing with kind's ow
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -19,7 +20,7 @@ from harness.waiting import scaled
 # Seconds for a kind command that only reads or copies (not create/delete), scaled.
 COMMAND_TIMEOUT = 120
 # pytest-kind's KindCluster makes this directory (in the working directory) when constructed.
-_PYTEST_KIND_DIR = Path(".pytest-kind")
+_PYTEST_KIND_DIR = ".pytest-kind"
 
 
 class Kind:
@@ -46,10 +47,14 @@ class Kind:
         self._run("export", "logs", str(directory), "--name", name)
 
     def handle(self, name: str, kubeconfig: Path, image: str | None) -> KindCluster:
-        """pytest-kind's KindCluster for `name`, leaving no `.pytest-kind/` behind in the working tree."""
+        """pytest-kind's KindCluster for `name`, made in the kubeconfig's directory (private to the
+        run), so that no `.pytest-kind/` appears in the working tree, where parallel workers would
+        race to make and remove it; the directories it made there are removed again."""
         self.check()
-        made = [d for d in (_PYTEST_KIND_DIR, _PYTEST_KIND_DIR / name) if not d.exists()]
-        cluster = KindCluster(name, kubeconfig, image=image, kind_path=self.binary)
+        parent = kubeconfig.parent / _PYTEST_KIND_DIR
+        made = [d for d in (parent, parent / name) if not d.exists()]
+        with contextlib.chdir(kubeconfig.parent):
+            cluster = KindCluster(name, kubeconfig, image=image, kind_path=self.binary)
         for directory in reversed(made):
             directory.rmdir()
         cluster.path = kubeconfig.parent

@@ -161,10 +161,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
             ours = [i for i in ours if i not in dropped]
-    if hasattr(config, "workerinput"):
-        for item in ours:
-            if kind_config_of(item, settings) != settings.kind_config:
-                parallel.group_by_kind_config(item, kind_config_of(item, settings).stem)
+    parallel.write_groups(
+        config,
+        {
+            item.nodeid: kind_config_of(item, settings).stem
+            for item in ours
+            if kind_config_of(item, settings) != settings.kind_config
+        },
+    )
     places = [index for index, item in enumerate(items) if uses_clusters(item)]
     ordered = sorted(
         ours,
@@ -203,7 +207,6 @@ def _check_kind_config(item: pytest.Item, settings: Settings) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
-    report.nodeid = parallel.own_node_id(report.nodeid)
     if report.failed:
         item.config.stash[FAILED] = True
         pods = item.stash.get(PODS, None)

@@ -6,12 +6,15 @@ that cluster. With a cluster per worker that holds by construction (a worker run
 time), with no locks and no serial phase, and every test sees exactly the cluster a serial run
 gives it. A worker's clusters are named <name>-<worker>-<kind config> (options.py).
 
-Tests of a kind config other than the run's own go to one worker together (an `xdist_group` per
-kind config, which `--dist loadgroup` honours; -n turns it on), so that config's cluster is made
-once per run, not once per worker; xdist sends groups first, so it is made while the other workers
-make theirs. xdist appends the group to such a test's node id for its scheduler ("...@multi-node");
-the reports carry the test's own node id, so junit.xml, claims and the conformance report name a
-test the same in serial and parallel runs.
+Tests of a kind config other than the run's own go to one worker together, so that config's
+cluster is made once per run, not once per worker, and first, while the other workers make theirs:
+with -n's load balancing (--dist load) the controller schedules with KindConfigScheduling, xdist's
+scope scheduler whose scopes are "one kind config" for those tests and "one test" for the others.
+(xdist's own loadgroup cannot do it with pytest 9: it renames node ids through an attribute that
+pytest 9 no longer reads.) The controller collects nothing, so the workers, which all collect the
+same tests, write each test's group to a file it names; it reads that when it schedules, which is
+after every worker has collected. Another --dist mode stays as asked: each worker then makes every
+cluster it needs itself.
 
 Ctrl-C reaches every worker from the terminal; a SIGTERM or SIGHUP reaches only the controller,
 which would otherwise leave the workers' clusters behind: the controller passes it on to its
@@ -21,19 +24,25 @@ workers and waits (bounded) until each has deleted its clusters, before it ends 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.waiting import scaled
 
 XDIST = "xdist"
-GROUP_MARK = "xdist_group"
+# The workerinput key naming the file where workers write the tests' groups (node id -> group).
+GROUPS_FILE = "static_pod_harness_groups"
 # How long the controller waits for its workers to delete their clusters after a signal (seconds;
 # scaled like every wait): a worker deletes at most two clusters, `kind delete` takes ~5 s each here.
 WORKERS_CLEAN_UP_TIMEOUT = 120
@@ -45,9 +54,8 @@ def distributed(config: pytest.Config) -> bool:
 
 
 def configure(config: pytest.Config) -> None:
-    """On an xdist controller: refuse --reuse-cluster (one cluster cannot serve several workers), turn
-    -n's plain load balancing into loadgroup (the same, plus our groups), pass signals on to workers.
-    Another --dist mode stays as asked: each worker then makes every cluster it needs itself."""
+    """On an xdist controller: refuse --reuse-cluster (one cluster cannot serve several workers), and
+    take over scheduling and signals (Controller)."""
     if not distributed(config):
         return
     reused = config.getoption("reuse_cluster")
@@ -56,37 +64,65 @@ def configure(config: pytest.Config) -> None:
             f"--reuse-cluster {reused} is one cluster, and parallel workers each need clusters of "
             "their own: drop -n (JOBS) or --reuse-cluster"
         )
-    if config.option.dist == "load":
-        config.option.dist = "loadgroup"
-    config.pluginmanager.register(Controller(), "static-pod-harness-parallel")
+    config.pluginmanager.register(Controller(config), "static-pod-harness-parallel")
 
 
-def group_by_kind_config(item: pytest.Item, kind_config: str) -> None:
-    """Send `item` to the one worker that runs its kind config's tests."""
-    item.add_marker(pytest.mark.xdist_group(kind_config))
+def write_groups(config: pytest.Config, groups: dict[str, str]) -> None:
+    """On a worker: the group (kind config) of each test that has one, for the controller's scheduler.
+    Every worker collects the same tests, so each writes the same file (atomically)."""
+    path = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if path is None:  # not a worker, or a --dist mode that ignores groups
+        return
+    partial = Path(f"{path}.{os.getpid()}")
+    partial.write_text(json.dumps(groups))
+    partial.replace(path)
 
 
-def own_node_id(nodeid: str) -> str:
-    """A test's node id without the group xdist appended for its scheduler (xdist's own rule: an "@"
-    after the last "]" starts the group)."""
-    at = nodeid.rfind("@")
-    return nodeid[:at] if at > nodeid.rfind("]") else nodeid
+class KindConfigScheduling(LoadScopeScheduling):
+    """xdist's scope scheduling, whose scope is a test's group if it has one, else the test itself.
+    Scopes go out largest first (xdist's default order), so the groups first."""
+
+    def __init__(self, config: pytest.Config, log: Any, groups_file: Path) -> None:
+        super().__init__(config, log)
+        self.groups_file = groups_file
+        self.groups: dict[str, str] | None = None
+
+    def _split_scope(self, nodeid: str) -> str:
+        if self.groups is None:  # first asked in schedule(), once every worker has collected
+            self.groups = json.loads(self.groups_file.read_text()) if self.groups_file.exists() else {}
+        return self.groups.get(nodeid, nodeid)
 
 
 class Controller:
-    """The xdist controller's part: pass a SIGTERM or SIGHUP on to the workers, wait for their clean-up."""
+    """The xdist controller's part: scheduling by kind config, and passing a SIGTERM or SIGHUP on
+    to the workers, then waiting for their clean-up."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.directory = Path(tempfile.mkdtemp(prefix="static-pod-harness-xdist-"))
         self.workers: dict[str, tuple[int, Any]] = {}  # worker id -> (pid, its xdist WorkerController)
+
+    @property
+    def grouped(self) -> bool:
+        return self.config.getoption("dist") == "load"  # what -n alone turns on
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
+        if self.grouped:
+            node.workerinput[GROUPS_FILE] = str(self.directory / "groups.json")
         # execnet's remote info, cached by xdist before this hook, holds the worker's pid.
         self.workers[node.gateway.id] = (node.gateway._rinfo().pid, node)
+
+    @pytest.hookimpl(optionalhook=True, tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
+        return KindConfigScheduling(config, log, self.directory / "groups.json") if self.grouped else None
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         handle_interrupts()
         on_interrupt(self.stop_workers)
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def stop_workers(self) -> None:
         """Each worker's own handler deletes its clusters (as on Ctrl-C); wait until all have ended."""

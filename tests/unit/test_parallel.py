@@ -1,0 +1,74 @@
+"""Parallel runs (harness.plugin.parallel) through real pytest-xdist workers, with no cluster: the tests
+here use the plugin's settings fixture only, which makes them the plugin's tests."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+# Each test writes which worker ran it; the multi-node ones carry a claim.
+SPREAD = """
+import os
+from pathlib import Path
+import pytest
+
+def ran(name):
+    Path(name).write_text(os.environ["PYTEST_XDIST_WORKER"])
+
+@pytest.mark.kind_config("multi-node")
+@pytest.mark.claim("S17", "confirmed")
+def test_workers_a(static_pod_settings): ran("a")
+
+@pytest.mark.kind_config("multi-node")
+def test_workers_b(static_pod_settings): ran("b")
+
+@pytest.mark.kind_config("multi-node")
+@pytest.mark.parametrize("case", ["x@y"])
+def test_workers_c(static_pod_settings, case): ran("c")
+
+@pytest.mark.parametrize("n", range(6))
+def test_default(static_pod_settings, n): ran(f"default{n}")
+"""
+
+
+@pytest.fixture
+def kind_bin(tmp_path: Path) -> str:
+    fake = tmp_path / "kind"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    return f"--kind-bin={fake}"
+
+
+def test_a_kind_configs_tests_share_one_worker_and_reports_name_them_as_serial_runs_do(
+    pytester: pytest.Pytester, kind_bin: str
+) -> None:
+    pytester.makepyfile(test_spread=SPREAD)
+    artifacts = pytester.path / "artifacts"
+    result = pytester.runpytest_subprocess(
+        "-n", "3", kind_bin, f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml"
+    )
+    result.assert_outcomes(passed=9)
+    workers = {name: (pytester.path / name).read_text() for name in ["a", "b", "c"]}
+    assert len(set(workers.values())) == 1, workers
+    names = [case.get("name") for case in ET.parse(artifacts / "junit.xml").iter("testcase")]
+    assert len(names) == 9 and "test_workers_c[x@y]" in names, names
+    (s17,) = [
+        row for row in json.loads((artifacts / "claims.json").read_text())["claims"] if row["claim"] == "S17"
+    ]
+    assert [(t["test"], t["outcome"]) for t in s17["tests"]] == [("test_spread.py::test_workers_a", "passed")]
+
+
+def test_reusing_one_cluster_with_parallel_workers_is_one_usage_line(
+    pytester: pytest.Pytester, kind_bin: str
+) -> None:
+    pytester.makepyfile(test_spread=SPREAD)
+    result = pytester.runpytest_subprocess("-n", "2", kind_bin, "--reuse-cluster=mine")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    errors = [line for line in result.stderr.lines if line.strip()]
+    assert errors == [
+        "ERROR: --reuse-cluster mine is one cluster, and parallel workers each need clusters of "
+        "their own: drop -n (JOBS) or --reuse-cluster"
+    ], result.stderr.str()
