@@ -34,17 +34,18 @@ KEEP_CLUSTER ?=
 PYTEST_ARGS ?=
 JOBS ?= 4
 
-E2E_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) \
-	--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
-	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) \
-	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
+# The suite's options, whoever runs it (make e2e, make soak, make speed).
+SUITE_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) --kind-bin=$(KIND) \
+	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) $(PYTEST_ARGS)
+E2E_OPTS = $(SUITE_OPTS) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
+	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster)
 # The node image is chosen (and built, when offline) before pytest starts, so that a bad
 # K8S_VERSION or NODE_IMAGE stops the run with one clear line and build progress shows.
-RUN_E2E = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
-	&& $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
+CHOOSE_IMAGE = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE))
+RUN_E2E = $(CHOOSE_IMAGE) && $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
 .PHONY: e2e test unit unit-floors citations lint venv host-setup host-teardown node-image measure bench clean \
-	upgrade-check conformance conformance-version report
+	upgrade-check conformance conformance-version report soak
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -141,7 +142,7 @@ report: venv
 # latency by its own timestamps, the harness's, and the difference; $(ARTIFACTS)/bench.{json,html}.
 BENCH_N ?= 5
 bench: venv host-setup
-	@image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE)) \
+	@$(CHOOSE_IMAGE) \
 	&& $(PY) -m harness.tools.bench -n $(BENCH_N) --k8s-version=$(K8S_VERSION) --node-image=$$image \
 		--kind-bin=$(KIND) --artifacts=$(ARTIFACTS)
 
@@ -149,3 +150,11 @@ bench: venv host-setup
 measure: venv host-setup
 	$(PY) -m harness.tools.measure --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE) \
 		--kind-config=$(KIND_CONFIG) --kind-bin=$(KIND)
+
+# The suite N times, each round on fresh clusters (in parallel by JOBS, as make e2e), into
+# $(ARTIFACTS)/soak/round-K/; each test stable, flaky or failing, and each round's wall time, in
+# $(ARTIFACTS)/soak/soak.{md,json}. Non-zero when a test was not stable.
+N ?= 10
+soak: venv host-setup
+	@$(CHOOSE_IMAGE) && $(PY) -m harness.tools.soak -n $(N) --artifacts=$(ARTIFACTS)/soak -- \
+		tests/e2e $(SUITE_OPTS) --node-image=$$image

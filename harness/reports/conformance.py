@@ -119,7 +119,7 @@ def load(directory: Path) -> VersionResult:
     )
     if column.failed:  # its cells are all "not run", whatever files it left
         return column
-    tests = _junit(directory)
+    tests = junit_outcomes(directory)
     if not (directory / "claims.json").exists():  # a run without claim tests writes none
         return dataclasses.replace(column, tests=tests)
     claims = _json(directory, "claims.json")
@@ -444,8 +444,9 @@ def _field(
     return value
 
 
-def _junit(directory: Path) -> dict[str, Cell]:
-    """Each test's outcome; the first that is not "passed" (a failed call, then a teardown error) wins."""
+def junit_outcomes(directory: Path) -> dict[str, Cell]:
+    """Each test's outcome in directory/junit.xml, by node id; the first that is not "passed" (a failed
+    call, then a teardown error) wins."""
     path = directory / "junit.xml"
     if not path.is_file():
         raise HarnessError(f"{directory} has a run.json with status 'ran' but no junit.xml")

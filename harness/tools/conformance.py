@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,11 +28,9 @@ from harness.nodeimage.choose import choose_node_image
 from harness.paths import DEFAULT_KIND_BIN, PROJECT_ROOT
 from harness.reports import conformance
 from harness.reports.runfile import write_run
+from harness.tools.suite import run_suite
 from harness.versions import KubeVersion
-from harness.waiting import scaled
 
-# Seconds (scaled) a suite interrupted here gets to delete its clusters before it is killed.
-INTERRUPT_GRACE = 120
 # pytest's exit codes for a run that did not run its tests to the end (interrupted, internal
 # error, usage error, no tests collected).
 _NO_RESULTS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
@@ -62,7 +58,7 @@ def run_version(
         *extra,
     ]  # fmt: skip
     print(f"[conformance] {version}: {' '.join(command[3:])}", flush=True)
-    code = _run_suite(command)
+    code = run_suite(command)
     seconds = time.monotonic() - start
     if code in _NO_RESULTS or not (result_dir / "run.json").exists():
         why = _NO_RESULTS.get(code, "no run.json")
@@ -70,20 +66,6 @@ def run_version(
     if json.loads((result_dir / "run.json").read_text()).get("status") != "ran":
         return seconds, DID_NOT_RUN
     return seconds, TESTS_FAILED if code else None
-
-
-def _run_suite(command: list[str]) -> int:
-    """The suite in a child pytest; an interrupt here reaches it as SIGTERM, so it deletes its clusters."""
-    child = subprocess.Popen(command)
-    try:
-        return child.wait()
-    except KeyboardInterrupt:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=scaled(INTERRUPT_GRACE))
-        except subprocess.TimeoutExpired:
-            child.kill()
-        raise
 
 
 def _failed(version: str, result_dir: Path, reason: str, seconds: float) -> None:

@@ -19,6 +19,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.reports.conformance import load
 from harness.tools import conformance as runner
+from harness.tools import suite as suite_module
 from harness.waiting import scaled
 
 KIND = Path("/usr/local/bin/kind")
@@ -52,7 +53,7 @@ def suite(monkeypatch: pytest.MonkeyPatch) -> Suite:
     fake = Suite()
     monkeypatch.setattr(runner, "docker_client", lambda: "docker")
     monkeypatch.setattr(runner, "choose_node_image", lambda choice, version, client: f"node:v{version}")
-    monkeypatch.setattr(runner, "_run_suite", fake)
+    monkeypatch.setattr(runner, "run_suite", fake)
     monkeypatch.setattr(runner, "handle_interrupts", lambda: None)  # the test process keeps its own handlers
     return fake
 
@@ -243,12 +244,12 @@ class FakePopen:
 def test_an_interrupt_during_a_child_run_reaches_it_as_sigterm(
     monkeypatch: pytest.MonkeyPatch, stuck: bool
 ) -> None:
-    monkeypatch.setattr(runner.subprocess, "Popen", FakePopen)
+    monkeypatch.setattr(suite_module.subprocess, "Popen", FakePopen)
     monkeypatch.setattr(FakePopen, "stuck", stuck)
     monkeypatch.setattr(FakePopen, "made", [])
     with pytest.raises(KeyboardInterrupt):
-        runner._run_suite(["pytest", "tests/e2e"])
+        suite_module.run_suite(["pytest", "tests/e2e"])
     (child,) = FakePopen.made
     assert child.signals == [signal.SIGTERM]
-    assert child.timeouts == [scaled(runner.INTERRUPT_GRACE)]
+    assert child.timeouts == [scaled(suite_module.INTERRUPT_GRACE)]
     assert child.killed is stuck  # killed only when it outlives its grace to delete its clusters
