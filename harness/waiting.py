@@ -15,6 +15,9 @@ Policy:
 * Timeouts are scaled in one place: callers pass the seconds a wait may take on an ordinary machine,
   and `poll_until` and `watch_until` multiply them by the scale (`--timeout-scale`) themselves; any
   other bound on time (a command's limit, an API request's timeout) goes through `scaled`.
+* A wait whose length the kubelet's own timers decide (a grace period, the periodic sync, the
+  re-list of the manifest path), and every `hold_for` window, is counted as `deliberate`: the
+  plugin records each test's share, so that `make speed` can tell those seconds from the harness's.
 * Transient API failures (a refused or dropped connection, 429, 5xx: the API server restarting or
   overloaded) are not verdicts: the waits retry them until their deadline, and report the last one.
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, Protocol, TypeVar
 
 import kubernetes.watch
@@ -56,6 +60,8 @@ _HTTP_TOO_MANY_REQUESTS = 429
 _HTTP_SERVER_ERROR = 500
 
 _timeout_scale = 1.0
+_deliberate_seconds = 0.0  # the outermost `deliberate` bodies' time, in this process
+_deliberate_depth = 0
 
 
 def set_timeout_scale(scale: float) -> None:
@@ -170,6 +176,25 @@ class _Unset:
 _UNSET: Any = _Unset()
 
 
+@contextmanager
+def deliberate() -> Iterator[None]:
+    """Count the body's time as a deliberate wait (one the kubelet's timers, or a hold window, set the
+    length of); nested uses count once."""
+    global _deliberate_seconds, _deliberate_depth
+    start, _deliberate_depth = time.monotonic(), _deliberate_depth + 1
+    try:
+        yield
+    finally:
+        _deliberate_depth -= 1
+        if not _deliberate_depth:
+            _deliberate_seconds += time.monotonic() - start
+
+
+def deliberate_seconds() -> float:
+    """Seconds this process has spent in deliberate waits so far."""
+    return _deliberate_seconds
+
+
 def hold_for(
     probe: Callable[[], T],
     *,
@@ -186,16 +211,17 @@ def hold_for(
     probe value. Fails with HoldBroken at the first differing value, not at the end of the window.
     The window is not scaled: it is part of the behaviour under test, not a bound on a slow machine.
     """
-    start = clock()
-    held = probe() if unchanged_from is _UNSET else unchanged_from
-    while True:
-        value = probe()
-        elapsed = clock() - start
-        if value != held:
-            raise HoldBroken(expected, window, elapsed, held, value)
-        if elapsed >= window:
-            return held
-        sleep(min(interval, window - elapsed))
+    with deliberate():
+        start = clock()
+        held = probe() if unchanged_from is _UNSET else unchanged_from
+        while True:
+            value = probe()
+            elapsed = clock() - start
+            if value != held:
+                raise HoldBroken(expected, window, elapsed, held, value)
+            if elapsed >= window:
+                return held
+            sleep(min(interval, window - elapsed))
 
 
 class _Watch(Protocol):

@@ -20,7 +20,7 @@ from harness.errors import HarnessError
 from harness.interrupts import signals_held
 from harness.node.files import NodeFile
 from harness.node.shell import Shell
-from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, Service, UnitState, stopped_for_body
+from harness.node.systemd import DEFAULT_UNIT_TIMEOUT, UNIT_POLL, Service, UnitState, stopped_for_body
 from harness.node.transport import NodeFileNotFound
 from harness.waiting import poll_until, scaled
 
@@ -264,4 +264,5 @@ class Kubelet:
             lambda: self._healthy(url),
             timeout=timeout,
             expected=f"the kubelet on {self.node.name} to answer {url}",
+            interval=UNIT_POLL,
         )

@@ -45,6 +45,7 @@ from harness.plugin.results import RunResults
 from harness.plugin.workloads import kubelet_reconfigured, node_dirs, test_daemonsets, test_namespaces
 from harness.reports.claims import claim_properties
 from harness.versions import DEFAULT_K8S_VERSION
+from harness.waiting import deliberate_seconds
 
 # The fixtures pytest finds on this module, the plugin.
 __all__ = [
@@ -63,11 +64,16 @@ __all__ = [
 ]
 
 PYTEST_KIND = "pytest-kind"
+# A test property: the seconds it spent in deliberate waits (harness.waiting.deliberate), set-up and
+# clean-up included; `make speed` subtracts them from the wall time.
+DELIBERATE_WAIT = "deliberate_wait"
+DELIBERATE_AT_START = pytest.StashKey[float]()
 MARKERS = (
     "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
     "slow: takes more than a minute",
     "claim(id, verdict, evidence): what this test proves about a seed-article claim (S1..S21)",
     "kind_config(name): runs on a cluster made from this kind config (a name in kind-configs/)",
+    "harness: tests the harness itself (interrupts, diagnostics, the plugin), not the kubelet",
 )
 
 
@@ -204,9 +210,16 @@ def _check_kind_config(item: pytest.Item, settings: Settings) -> None:
         raise HarnessError(f"{item.nodeid}: {exc}") from None
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[DELIBERATE_AT_START] = deliberate_seconds()
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     report: pytest.TestReport = yield
+    if report.when == "teardown" and uses_clusters(item):  # set-up and clean-up waits included
+        waited = deliberate_seconds() - item.stash.get(DELIBERATE_AT_START, deliberate_seconds())
+        report.user_properties.append((DELIBERATE_WAIT, f"{waited:.1f}"))
     if report.failed:
         item.config.stash[FAILED] = True
         pods = item.stash.get(PODS, None)

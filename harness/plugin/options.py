@@ -85,8 +85,10 @@ def writable_directory(path: Path) -> Path:
 
 def _cluster_name(config: pytest.Config) -> str:
     """--cluster-name (pytest-kind's option; its own default is replaced by ours), plus the xdist
-    worker's id: each worker gets clusters of its own."""
+    worker's id: each worker gets clusters of its own. The id comes from the worker's config, not
+    PYTEST_XDIST_WORKER, which every process a worker starts inherits (a child pytest of a test)."""
     name = config.getoption("cluster_name")
     if name == PYTEST_KIND_DEFAULT_NAME:
         name = DEFAULT_CLUSTER_NAME
-    return "-".join(filter(None, [name, os.environ.get("PYTEST_XDIST_WORKER")]))
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    return "-".join(filter(None, [name, worker]))

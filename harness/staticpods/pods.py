@@ -29,7 +29,7 @@ from harness.staticpods.manifest import (
     read_raw_fixture,
     unique_name,
 )
-from harness.waiting import hold_for, poll_until, watch_until
+from harness.waiting import deliberate, hold_for, poll_until, watch_until
 
 # Timeouts (seconds; harness.waiting scales them). The kubelet re-lists its
 # manifest directory every fileCheckFrequency (20 s) besides reacting to inotify;
@@ -380,7 +380,8 @@ class StaticPods:
             )
             self.place_file(node, marker, read_raw_fixture("malformed"))
             relist_window = node.kubelet.file_check_frequency() + RELIST_MARGIN
-            node.kubelet.wait_for_log(since, RELIST_REFUSAL, marker, timeout=relist_window)
+            with deliberate():  # the kubelet's next re-list
+                node.kubelet.wait_for_log(since, RELIST_REFUSAL, marker, timeout=relist_window)
         sentinel = self.place(self.manifest(prefix="sentinel"), node=node)
         sentinel.wait_running()
         pods = {p["metadata"]["name"]: p["metadata"]["uid"] for p in self.cluster.kubelet_pods(node.name)}
@@ -408,7 +409,8 @@ class StaticPods:
     def assert_refused(self, pod: StaticPod, since: datetime, *reason: str) -> str:
         """The kubelet refuses `pod`'s file: a re-list logs RELIST_REFUSAL for it (with every fragment
         of `reason`), and it runs nothing from it (assert_not_run). Returns the log line."""
-        line = pod.wait_for_log(since, RELIST_REFUSAL, pod.path, *reason)
+        with deliberate():  # the kubelet's next re-list
+            line = pod.wait_for_log(since, RELIST_REFUSAL, pod.path, *reason)
         self.assert_not_run(pod)
         return line
 

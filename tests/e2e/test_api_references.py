@@ -13,6 +13,7 @@ import pytest
 from kubernetes import client as k8s
 
 from harness.versions import KubeVersion
+from harness.waiting import deliberate
 
 # What the manifest says, and the resource the kubelet names when it refuses it.
 REFERENCES = {
@@ -42,7 +43,8 @@ def test_pod_in_a_missing_namespace_runs_and_gets_its_mirror_once_the_namespace_
     assert pod.mirror() is None
 
     test_namespaces.create(namespace)
-    pod.wait_for_running_mirror()
+    with deliberate():  # the next sync of the pod
+        pod.wait_for_running_mirror()
 
 
 @pytest.mark.parametrize("resource", REFERENCES)

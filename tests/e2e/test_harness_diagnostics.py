@@ -6,6 +6,10 @@ A deliberately failing test runs in a child pytest against this session's cluste
 
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.harness
+
 FAILING_TEST = textwrap.dedent("""
     def test_fails_on_purpose(static_pods):
         pod = static_pods.place(static_pods.manifest())

@@ -17,6 +17,8 @@ from harness.cluster.kind import Kind
 from harness.staticpods.manifest import unique_name
 from harness.waiting import poll_until, scaled
 
+pytestmark = pytest.mark.harness
+
 BLOCKING_TESTS = textwrap.dedent("""
     import pathlib, threading
     import pytest

@@ -11,7 +11,7 @@ import pytest
 
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.pods import containers_ready
-from harness.waiting import hold_for, watch_until
+from harness.waiting import deliberate, hold_for, watch_until
 
 GRACE = 5  # seconds
 STAYS_RUNNING = 30  # seconds, as upstream's "mirror pod should stay running"
@@ -86,7 +86,8 @@ def test_edited_manifest_replaces_the_pod_once_the_old_one_had_its_grace_period(
     edited_at = datetime.now(UTC)
     pod.rewrite(manifest.with_labels(version="2"))
 
-    new, mirror = pod.wait_running(other_than=old), pod.wait_for_new_mirror(old_mirror.metadata.uid)
+    with deliberate():  # the old pod's grace period
+        new, mirror = pod.wait_running(other_than=old), pod.wait_for_new_mirror(old_mirror.metadata.uid)
     assert new.created_at - edited_at >= timedelta(seconds=GRACE)
     assert mirror.metadata.labels["version"] == "2"
     assert mirror.metadata.annotations[HASH] != old_mirror.metadata.annotations[HASH]

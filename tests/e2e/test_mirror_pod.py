@@ -16,7 +16,7 @@ from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION as MIRROR
 from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION as SOURCE
 from harness.versions import KubeVersion
-from harness.waiting import watch_until
+from harness.waiting import deliberate, watch_until
 
 # A kubelet syncFrequency short enough to see several periodic syncs in a test (default 1m).
 SYNC_FREQUENCY = "10s"
@@ -67,7 +67,8 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
         old.metadata.name, old.metadata.namespace, grace_period_seconds=0 if force else None
     )
 
-    pod.wait_for_new_mirror(old.metadata.uid)
+    with deliberate():  # the next periodic sync of the pod
+        pod.wait_for_new_mirror(old.metadata.uid)
     back_after = (datetime.now(UTC) - deleted_at).total_seconds()
     pod.assert_container_kept(container)
     record_measurement("mirror_back_seconds", round(back_after, 1))

@@ -12,6 +12,8 @@ from harness.cluster.kind import Kind
 from harness.dockerclient import docker_client
 from harness.staticpods.manifest import unique_name
 
+pytestmark = pytest.mark.harness
+
 USES_A_CLUSTER = "def test_on_a_cluster(kind_cluster_ready): pass\n"
 
 

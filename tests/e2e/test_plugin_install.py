@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.cluster.kind import Kind
 from harness.paths import PROJECT_ROOT
+
+pytestmark = pytest.mark.harness
 
 EXAMPLE_SECTION = "## Use it in your own repository"
 # Seconds: building the wheel, and installing it with its dependencies from PyPI.

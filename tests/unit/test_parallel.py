@@ -72,3 +72,21 @@ def test_reusing_one_cluster_with_parallel_workers_is_one_usage_line(
         "ERROR: --reuse-cluster mine is one cluster, and parallel workers each need clusters of "
         "their own: drop -n (JOBS) or --reuse-cluster"
     ], result.stderr.str()
+
+
+NAMED = """
+from pathlib import Path
+
+def test_named(static_pod_settings):
+    Path("cluster-name").write_text(static_pod_settings.cluster_name)
+"""
+
+
+@pytest.mark.parametrize("jobs, name", [(["-n", "1"], "static-pods-gw0"), ([], "static-pods")])
+def test_a_workers_clusters_carry_its_id_and_a_child_pytest_of_a_worker_does_not_inherit_it(
+    pytester: pytest.Pytester, kind_bin: str, monkeypatch: pytest.MonkeyPatch, jobs: list[str], name: str
+) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw7")  # as in a child pytest that a test on gw7 started
+    pytester.makepyfile(test_named=NAMED)
+    pytester.runpytest_subprocess(*jobs, kind_bin).assert_outcomes(passed=1)
+    assert (pytester.path / "cluster-name").read_text() == name

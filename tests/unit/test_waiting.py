@@ -10,10 +10,13 @@ from kubernetes.client import V1ListMeta, V1ObjectMeta, V1Pod, V1PodList, V1PodS
 from kubernetes.client.exceptions import ApiException, ServiceException
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError, ReadTimeoutError
 
+from harness import waiting
 from harness.errors import HarnessError
 from harness.waiting import (
     HoldBroken,
     WaitTimeout,
+    deliberate,
+    deliberate_seconds,
     hold_for,
     is_transient,
     poll_until,
@@ -445,3 +448,18 @@ def test_an_api_error_that_is_an_answer_propagates_from_the_list_at_once(clock: 
     with pytest.raises(ApiException, match="Forbidden"):
         run_watch(api, running)
     assert clock.sleeps == []
+
+
+def test_deliberate_waits_are_counted_once_however_nested(monkeypatch: pytest.MonkeyPatch) -> None:
+    ticks = iter([100.0, 101.0, 103.0])  # outer start, inner start, outer end (the inner end is not counted)
+    monkeypatch.setattr(waiting.time, "monotonic", lambda: next(ticks))
+    before = deliberate_seconds()
+    with deliberate(), deliberate():
+        pass
+    assert deliberate_seconds() - before == 3.0
+
+
+def test_a_hold_window_is_a_deliberate_wait(clock: FakeClock) -> None:
+    before = deliberate_seconds()
+    hold_for(lambda: 1, window=5, expected="one", clock=clock, sleep=clock.sleep)
+    assert deliberate_seconds() > before
