@@ -45,7 +45,7 @@ CHOOSE_IMAGE = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VE
 RUN_E2E = $(CHOOSE_IMAGE) && $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
 .PHONY: e2e test unit unit-floors citations lint venv host-setup host-teardown node-image measure bench clean \
-	upgrade-check conformance conformance-version report soak
+	upgrade-check conformance conformance-version report soak speed
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -158,3 +158,12 @@ N ?= 10
 soak: venv host-setup
 	@$(CHOOSE_IMAGE) && $(PY) -m harness.tools.soak -n $(N) --artifacts=$(ARTIFACTS)/soak -- \
 		tests/e2e $(SUITE_OPTS) --node-image=$$image
+
+# The speed targets, measured one right after the other on this machine and printed (also in
+# $(ARTIFACTS)/speed/speed.{md,json}): cluster creation against a plain `kind create cluster`, the
+# suite serially and with JOBS workers, the behaviour tests on a warm cluster without the kubelet's
+# deliberate waits. About 45 min on 2 cores; SPEED_STEPS picks some of creation,suite,warm.
+SPEED_STEPS ?= creation,suite,warm
+speed: venv host-setup
+	@$(CHOOSE_IMAGE) && $(PY) -m harness.tools.speed --artifacts=$(ARTIFACTS)/speed --k8s-version=$(K8S_VERSION) \
+		--node-image=$$image --kind-config=$(KIND_CONFIG) --kind-bin=$(KIND) --jobs=$(JOBS) --steps=$(SPEED_STEPS)

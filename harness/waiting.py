@@ -60,6 +60,8 @@ _HTTP_TOO_MANY_REQUESTS = 429
 _HTTP_SERVER_ERROR = 500
 
 _timeout_scale = 1.0
+# The junit property under which the plugin records each test's deliberate seconds.
+DELIBERATE_WAIT = "deliberate_wait"
 _deliberate_seconds = 0.0  # the outermost `deliberate` bodies' time, in this process
 _deliberate_depth = 0
 

@@ -45,7 +45,7 @@ from harness.plugin.results import RunResults
 from harness.plugin.workloads import kubelet_reconfigured, node_dirs, test_daemonsets, test_namespaces
 from harness.reports.claims import claim_properties
 from harness.versions import DEFAULT_K8S_VERSION
-from harness.waiting import deliberate_seconds
+from harness.waiting import DELIBERATE_WAIT, deliberate_seconds
 
 # The fixtures pytest finds on this module, the plugin.
 __all__ = [
@@ -64,9 +64,8 @@ __all__ = [
 ]
 
 PYTEST_KIND = "pytest-kind"
-# A test property: the seconds it spent in deliberate waits (harness.waiting.deliberate), set-up and
-# clean-up included; `make speed` subtracts them from the wall time.
-DELIBERATE_WAIT = "deliberate_wait"
+# Deliberate seconds (harness.waiting.deliberate) when a test's set-up began: its share, set-up and
+# clean-up included, becomes its DELIBERATE_WAIT property; `make speed` subtracts them.
 DELIBERATE_AT_START = pytest.StashKey[float]()
 MARKERS = (
     "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
