@@ -46,11 +46,15 @@ def create_cluster(
     client: docker.DockerClient,
     *,
     offline_image: bool,
+    owns_network: bool = True,
 ) -> Cluster:
     """A new cluster, its nodes Ready; on any failure (or interrupt) on the way it is deleted again.
 
     The kind config it is made from is written to `config_file`; its admin kubeconfig (mode 0600)
-    to `kubeconfig`, which deleting the cluster removes."""
+    to `kubeconfig`, which deleting the cluster removes. When kind's docker network does not exist
+    yet, creating the cluster makes it, and deleting the cluster removes it again, unless
+    `owns_network` is False: a parallel worker leaves that to its controller (parallel.py), since
+    another worker may be creating a cluster on it at that moment."""
     refuse_taken(kind, name)
     config_file.parent.mkdir(parents=True, exist_ok=True)
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -59,7 +63,7 @@ def create_cluster(
         kind.handle(name, kubeconfig, image),
         client,
         image,
-        made_network=_kind_network(client) is None,
+        made_network=owns_network and not kind_network_exists(client),
     )
     try:
         try:
@@ -110,7 +114,7 @@ def delete_cluster(cluster: Cluster) -> None:
         cluster.kind.delete()
         cluster.deleted = True
         if cluster.made_network:
-            _remove_kind_network(cluster.docker)
+            remove_kind_network(cluster.docker)
         cluster.kubeconfig.unlink(missing_ok=True)
 
 
@@ -119,8 +123,13 @@ def _kind_network(client: docker.DockerClient) -> docker.models.networks.Network
     return next((n for n in client.networks.list(names=[KIND_NETWORK]) if n.name == KIND_NETWORK), None)
 
 
-def _remove_kind_network(client: docker.DockerClient) -> None:
-    """kind keeps its docker network after the last cluster goes; this run made it, so it goes too."""
+def kind_network_exists(client: docker.DockerClient) -> bool:
+    return _kind_network(client) is not None
+
+
+def remove_kind_network(client: docker.DockerClient) -> None:
+    """kind keeps its docker network after the last cluster goes; the caller's run made it, so it goes
+    too, unless a cluster runs on it."""
     network = _kind_network(client)
     if network is not None:
         network.reload()

@@ -87,6 +87,7 @@ def static_pod_provisioner(
         keep=settings.keep_cluster,
         reuse=settings.reuse_cluster,
         test_image=settings.test_image,
+        owns_kind_network=not hasattr(pytestconfig, "workerinput"),  # a worker's controller owns it
     )
     try:
         client = docker_client()

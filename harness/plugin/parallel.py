@@ -16,6 +16,10 @@ same tests, write each test's group to a file it names; it reads that when it sc
 after every worker has collected. Another --dist mode stays as asked: each worker then makes every
 cluster it needs itself.
 
+kind's docker network is shared by every worker's clusters: a worker never removes it (another may
+be creating a cluster on it); the controller removes it at the end when it did not exist before
+the run and no cluster runs on it.
+
 Ctrl-C reaches every worker from the terminal; a SIGTERM or SIGHUP reaches only the controller,
 which would otherwise leave the workers' clusters behind: the controller passes it on to its
 workers and waits (bounded) until each has deleted its clusters, before it ends the run.
@@ -34,9 +38,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+import docker.errors
 import pytest
 from xdist.scheduler import LoadScopeScheduling
 
+from harness.cluster.lifecycle import kind_network_exists, remove_kind_network
+from harness.dockerclient import docker_client
+from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.waiting import scaled
 
@@ -93,6 +101,14 @@ class KindConfigScheduling(LoadScopeScheduling):
         return self.groups.get(nodeid, nodeid)
 
 
+def _kind_network_exists() -> bool | None:
+    """None when Docker does not answer (then no worker makes a cluster either)."""
+    try:
+        return kind_network_exists(docker_client())
+    except (HarnessError, docker.errors.DockerException):
+        return None
+
+
 class Controller:
     """The xdist controller's part: scheduling by kind config, and passing a SIGTERM or SIGHUP on
     to the workers, then waiting for their clean-up."""
@@ -101,6 +117,7 @@ class Controller:
         self.config = config
         self.directory = Path(tempfile.mkdtemp(prefix="static-pod-harness-xdist-"))
         self.workers: dict[str, tuple[int, Any]] = {}  # worker id -> (pid, its xdist WorkerController)
+        self.network_existed = _kind_network_exists()
 
     @property
     def grouped(self) -> bool:
@@ -123,6 +140,9 @@ class Controller:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self.network_existed is False:
+            with contextlib.suppress(HarnessError, docker.errors.DockerException):
+                remove_kind_network(docker_client())
 
     def stop_workers(self) -> None:
         """Each worker's own handler deletes its clusters (as on Ctrl-C); wait until all have ended."""

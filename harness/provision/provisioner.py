@@ -57,6 +57,7 @@ class ProvisionRequest:
     keep: bool = False
     reuse: str | None = None  # an existing cluster to run against (never deleted)
     test_image: str | None = None  # the user's image instead of the suite's testapp
+    owns_kind_network: bool = True  # False in a parallel worker: see create_cluster
 
 
 @dataclass
@@ -212,6 +213,7 @@ class Provisioner:
                 self._kubeconfig(name),
                 self.client,
                 offline_image=self._image.offline,
+                owns_network=self.request.owns_kind_network,
             )
         except BaseException:
             leftovers.forget(name)

@@ -3,7 +3,9 @@
 A child pytest makes a cluster of its own (from this session's node image) and blocks. It gets
 SIGINT, as from Ctrl-C: while its cluster is being created, while its test runs, while a
 fixture tears down, or twice in a row (the second one while the first is still cleaning up).
-Each time it must delete its cluster (and its node containers) before exiting.
+Or, run in parallel (-n 1: a controller and one xdist worker), SIGTERM to the controller alone, as
+a CI time-out sends it: the worker's cluster must go too. Each time the child must delete its
+cluster (and its node containers) before exiting.
 """
 
 import signal
@@ -36,12 +38,14 @@ BLOCKING_TESTS = textwrap.dedent("""
     def test_blocks_in_teardown(blocks_in_teardown):
         pass
 """)
-# What the child runs, and the file it writes once it blocks where the signal should hit it.
+# What the child runs, the file it writes once it blocks where the signal should hit it, the signal,
+# and the child's own xdist options (its clusters then carry the worker's id in their names).
 SCENARIOS = {
-    "creating": ("test_blocks_until_interrupted", None),
-    "testing": ("test_blocks_until_interrupted", "testing"),
-    "tearing-down": ("test_blocks_in_teardown", "tearing-down"),
-    "twice": ("test_blocks_until_interrupted", "testing"),
+    "creating": ("test_blocks_until_interrupted", None, signal.SIGINT, []),
+    "testing": ("test_blocks_until_interrupted", "testing", signal.SIGINT, []),
+    "tearing-down": ("test_blocks_in_teardown", "tearing-down", signal.SIGINT, []),
+    "twice": ("test_blocks_until_interrupted", "testing", signal.SIGINT, []),
+    "parallel-sigterm": ("test_blocks_until_interrupted", "testing", signal.SIGTERM, ["-n", "1"]),
 }
 CLUSTER_UP_TIMEOUT = 300
 EXIT_TIMEOUT = 60
@@ -53,7 +57,7 @@ def test_ctrl_c_deletes_the_cluster_first(
 ):
     """README "Interrupts": Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
     pytester.makepyfile(test_blocking=BLOCKING_TESTS)
-    (test, blocked), name = SCENARIOS[when], unique_name("interrupted")
+    (test, blocked, signum, xdist), name = SCENARIOS[when], unique_name("interrupted")
     stderr = pytester.path / "stderr.txt"
     child = pytester.popen(
         [
@@ -70,32 +74,34 @@ def test_ctrl_c_deletes_the_cluster_first(
             "-s",  # the child's progress lines reach stderr.txt as they are written
             "-k",
             test,
+            *xdist,
         ],
         stderr=stderr.open("w"),
     )
-    nodes = {"label": f"{KIND_CLUSTER_LABEL}={name}-single-node"}
+    cluster = f"{name}-gw0-single-node" if xdist else f"{name}-single-node"
+    nodes = {"label": f"{KIND_CLUSTER_LABEL}={cluster}"}
     try:
         if blocked is None:
             poll_until(
                 lambda: kind_cluster_ready.docker.containers.list(filters=nodes),
                 timeout=CLUSTER_UP_TIMEOUT,
                 interval=0.2,
-                expected=f"the child run creating its cluster {name}-single-node",
+                expected=f"the child run creating its cluster {cluster}",
             )
         else:
             poll_until(
                 lambda: (pytester.path / blocked).exists(),
                 timeout=CLUSTER_UP_TIMEOUT,
-                expected=f"the child run's cluster {name}-single-node up and the child {blocked}",
+                expected=f"the child run's cluster {cluster} up and the child {blocked}",
             )
 
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         if when == "twice":  # the second Ctrl-C of an impatient user, while the first one's deletion runs
             poll_until(
                 lambda: "[cluster] deleting" in stderr.read_text(),
                 timeout=EXIT_TIMEOUT,
                 interval=0.1,
-                expected=f"the child deleting {name}-single-node after the first SIGINT",
+                expected=f"the child deleting {cluster} after the first SIGINT",
             )
             child.send_signal(signal.SIGINT)
         child.wait(timeout=scaled(EXIT_TIMEOUT))

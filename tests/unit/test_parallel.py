@@ -9,11 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from harness.plugin import parallel
+
 # Each test writes which worker ran it; the multi-node ones carry a claim.
 SPREAD = """
 import os
 from pathlib import Path
 import pytest
+
+from harness.plugin import parallel
 
 def ran(name):
     Path(name).write_text(os.environ["PYTEST_XDIST_WORKER"])
@@ -90,3 +94,17 @@ def test_a_workers_clusters_carry_its_id_and_a_child_pytest_of_a_worker_does_not
     pytester.makepyfile(test_named=NAMED)
     pytester.runpytest_subprocess(*jobs, kind_bin).assert_outcomes(passed=1)
     assert (pytester.path / "cluster-name").read_text() == name
+
+
+@pytest.mark.parametrize("existed, removed", [(False, True), (True, False), (None, False)])
+def test_the_controller_removes_kinds_network_only_when_the_run_made_it(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, existed: bool | None, removed: bool
+) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(parallel, "_kind_network_exists", lambda: existed)
+    monkeypatch.setattr(parallel, "docker_client", lambda: "docker")
+    monkeypatch.setattr(parallel, "remove_kind_network", lambda client: calls.append(client))
+    controller = parallel.Controller(pytester.parseconfig())
+    controller.pytest_unconfigure(controller.config)
+    assert calls == (["docker"] if removed else [])
+    assert not controller.directory.exists()

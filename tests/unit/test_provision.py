@@ -94,8 +94,10 @@ class World:
         client: object,
         *,
         offline_image: bool,
+        owns_network: bool,
     ) -> FakeCluster:
         self.events.append(("create", name))
+        self.owned_network = owns_network
         assert (image, offline_image) == (NODE_IMAGE.reference, NODE_IMAGE.offline)
         self.configs.append(config)
         self.config_files.append(config_file)
