@@ -9,8 +9,9 @@ Steps (all by default, in this order):
 - suite: the whole e2e suite serially (one process), then in parallel (`-n JOBS`), the same commit,
   each on fresh clusters. Target: parallel <= 40 % of serial. The two runs' claim verdicts are
   compared: speed must not change what the suite finds.
-- warm: the kubelet behaviour tests of the run's kind config (`-m "not harness"`) serially against a
-  cluster made (and the test image loaded) beforehand, untimed. Target: wall time minus the
+- warm: a developer's quick loop: the behaviour tests of the run's kind config that neither disrupt
+  the node nor take over a minute (`-m "not harness and not disruptive and not slow"`), serially
+  against a cluster made (and the test image loaded) beforehand, untimed. Target: wall time minus the
   deliberate waits the tests recorded (grace periods, periodic syncs, re-lists, hold windows;
   harness.waiting.deliberate) <= 4 min; the deliberate seconds are printed beside it.
 
@@ -52,6 +53,7 @@ from harness.waiting import DELIBERATE_WAIT
 
 STEPS = ("creation", "suite", "warm")
 CREATION_RATIO, PARALLEL_SHARE, WARM_BUDGET = 1.05, 0.40, 240.0
+WARM_SUBSET = "not harness and not disruptive and not slow"
 
 
 @dataclass
@@ -188,14 +190,14 @@ def warm(args: argparse.Namespace, out: Path) -> list[Figure]:
     on_interrupt(provisioner.abort)
     try:
         cluster = provisioner.ready_cluster(kindconfig.resolve(args.kind_config))
-        wall, code = _suite(args, out / "warm", f"--reuse-cluster={cluster.name}", "-m", "not harness")
+        wall, code = _suite(args, out / "warm", f"--reuse-cluster={cluster.name}", "-m", WARM_SUBSET)
     finally:
         provisioner.close()
     deliberate = _deliberate_seconds(out / "warm" / "junit.xml")
     own = wall - deliberate
     return [
         Figure(
-            f"behaviour tests on a warm {args.kind_config} cluster, serial",
+            f"quick behaviour tests ({WARM_SUBSET}) on a warm {args.kind_config} cluster, serial",
             f"{wall / 60:.1f} min, of which deliberate waits {deliberate / 60:.1f} min: "
             f"{own / 60:.1f} min without them (pytest exit {code})",
             f"<= {WARM_BUDGET / 60:.0f} min without them",
