@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 
@@ -19,3 +20,16 @@ def run(action: Callable[[], None]) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def rounds(variable: str) -> Callable[[str], int]:
+    """An argparse type for a count of rounds, whose error names the make variable that sets it."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or int(text) < 1:
+            raise argparse.ArgumentTypeError(
+                f"{variable} must be a whole number of rounds >= 1, not {text!r}"
+            )
+        return int(text)
+
+    return parse

@@ -238,15 +238,9 @@ def bench(args: argparse.Namespace) -> None:
         print(f"wrote {path}")
 
 
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"BENCH_N must be a whole number of rounds >= 1, not {text!r}")
-    return int(text)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.tools.bench")
-    parser.add_argument("-n", type=positive_int, default=5, help="rounds (BENCH_N)")
+    parser.add_argument("-n", type=cli.rounds("BENCH_N"), default=5, help="rounds (BENCH_N)")
     parser.add_argument("--k8s-version", default=DEFAULT_K8S_VERSION)
     parser.add_argument("--node-image", default="auto")
     parser.add_argument("--kind-bin", default=str(DEFAULT_KIND_BIN))

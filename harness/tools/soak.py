@@ -135,15 +135,9 @@ def soak(rounds: int, artifacts: Path, pytest_args: list[str]) -> None:
         raise HarnessError(f"{len(unstable)} test(s) not stable in {len(done)} rounds: see {report}")
 
 
-def _rounds(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"N must be a whole number of rounds >= 1, not {text!r}")
-    return int(text)
-
-
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.tools.soak")
-    parser.add_argument("-n", type=_rounds, default=10, help="rounds (N)")
+    parser.add_argument("-n", type=cli.rounds("N"), default=10, help="rounds (N)")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts/soak"))
     parser.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then the suite's pytest arguments")
     args = parser.parse_args(argv)

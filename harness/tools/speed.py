@@ -260,7 +260,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kind-config", default="single-node")
     parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
     parser.add_argument("--jobs", type=int, default=4, help="parallel workers of the parallel suite run")
-    parser.add_argument("--rounds", type=int, default=3, help="cluster creations of each kind")
+    parser.add_argument(
+        "--rounds", type=cli.rounds("--rounds"), default=3, help="cluster creations of each kind"
+    )
     parser.add_argument("--steps", type=_steps, default=list(STEPS), help=",".join(STEPS))
     args = parser.parse_args(argv)
     handle_interrupts()

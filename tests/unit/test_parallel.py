@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 
@@ -36,14 +35,6 @@ def test_workers_c(static_pod_settings, case): ran("c")
 @pytest.mark.parametrize("n", range(6))
 def test_default(static_pod_settings, n): ran(f"default{n}")
 """
-
-
-@pytest.fixture
-def kind_bin(tmp_path: Path) -> str:
-    fake = tmp_path / "kind"
-    fake.write_text("#!/bin/sh\nexit 1\n")
-    fake.chmod(0o755)
-    return f"--kind-bin={fake}"
 
 
 def test_a_kind_configs_tests_share_one_worker_and_reports_name_them_as_serial_runs_do(

@@ -3,8 +3,6 @@
 Options are checked only when a collected test uses the plugin's cluster fixtures, so the inner
 runs here collect such tests (--collect-only: nothing runs, nothing is provisioned)."""
 
-from pathlib import Path
-
 import pytest
 
 USES_A_CLUSTER = """
@@ -27,15 +25,6 @@ def test_plain(kind_cluster_ready): pass
 def test_on_default_config_by_name(test_namespaces): pass
 """
 HEADER = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
-
-
-@pytest.fixture
-def kind_bin(tmp_path: Path) -> str:
-    """An executable standing in for kind: collection never runs it."""
-    fake = tmp_path / "kind"
-    fake.write_text("#!/bin/sh\nexit 1\n")
-    fake.chmod(0o755)
-    return f"--kind-bin={fake}"
 
 
 def usage_error(result: pytest.RunResult) -> str:
