@@ -162,7 +162,7 @@ soak: venv host-setup
 # The speed targets, measured one right after the other on this machine and printed (also in
 # $(ARTIFACTS)/speed/speed.{md,json}): cluster creation against a plain `kind create cluster`, the
 # suite serially and with JOBS workers, the behaviour tests on a warm cluster without the kubelet's
-# deliberate waits. About 45 min on 2 cores; SPEED_STEPS picks some of creation,suite,warm.
+# deliberate waits. About 50 min on 2 cores; SPEED_STEPS picks some of creation,suite,warm.
 SPEED_STEPS ?= creation,suite,warm
 speed: venv host-setup
 	@$(CHOOSE_IMAGE) && $(PY) -m harness.tools.speed --artifacts=$(ARTIFACTS)/speed --k8s-version=$(K8S_VERSION) \

@@ -126,10 +126,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
     config.stash[RESULTS] = RunResults(
-        Path(config.getoption("artifacts_dir")).resolve(), config.getoption("k8s_version").lstrip("v")
+        config, Path(config.getoption("artifacts_dir")).resolve(), config.getoption("k8s_version").lstrip("v")
     )
-    if not hasattr(config, "workerinput"):  # an xdist worker's reports reach the controller
-        config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
+    config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
     parallel.configure(config)
 
 

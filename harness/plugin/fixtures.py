@@ -22,10 +22,9 @@ from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.plugin.options import Settings, settings_from_options
-from harness.plugin.results import CLUSTER_FAILURE, RunResults
+from harness.plugin.results import RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.pods import StaticPods
-from harness.versions import KIND_VERSION
 
 # The fixture every cluster fixture of the plugin depends on: a test whose fixture closure holds
 # it uses the plugin (and only such tests are checked, grouped and reordered).
@@ -118,10 +117,7 @@ def _ready(request: pytest.FixtureRequest, provisioner: Provisioner, kind_config
     except HarnessError as exc:
         failure = exc
     # Outside the except block: the test shows one line, not a chain of two exceptions.
-    if isinstance(request.node, pytest.Item):  # its report carries it to RunResults, across xdist too
-        request.node.user_properties.append((CLUSTER_FAILURE, str(failure)))
-    else:  # a session-scoped fixture's
-        request.config.stash[RESULTS].cluster_failures.append(str(failure))
+    request.config.stash[RESULTS].cluster_failures.append(str(failure))
     _no_cluster(request.config.stash[SETTINGS], failure)
 
 
@@ -131,8 +127,8 @@ def kind_cluster_session(
 ) -> Cluster:
     """The cluster of --kind-config, ready, for module- and session-scoped fixtures of your own.
 
-    Tests that need another kind config (kind_config marker) run after every test of this one,
-    when this cluster is released: do not keep using it from their fixtures."""
+    A process holds one cluster at a time: when a test that needs another kind config (kind_config
+    marker) runs, this one is released; do not keep using it from that test's fixtures."""
     return _ready(request, static_pod_provisioner, static_pod_settings.kind_config)
 
 
@@ -141,19 +137,13 @@ def kind_cluster_ready(
     request: pytest.FixtureRequest,
     static_pod_provisioner: Provisioner,
     static_pod_settings: Settings,
-    record_testsuite_property: Callable[[str, object], None],
 ) -> Cluster:
-    """A ready kind cluster made from the kind config this test needs (or the reused one)."""
+    """A ready kind cluster made from the kind config this test needs (or the reused one). What it
+    runs goes onto the test's properties (RunResults also puts them on junit.xml's testsuite)."""
     ready = _ready(request, static_pod_provisioner, kind_config_of(request.node, static_pod_settings))
     versions = request.config.stash.setdefault(_VERSIONS, {})
     if ready.name not in versions:
         versions[ready.name] = (ready.server_version(), sorted(set(ready.kubelet_versions().values())))
-        for name, value in (
-            ("kubernetes", versions[ready.name][0]),
-            ("kind", KIND_VERSION),
-            ("node_image", ready.image),
-        ):
-            record_testsuite_property(name, value)  # on junit.xml's testsuite, for CI dashboards
     server, kubelets = versions[ready.name]
     request.node.user_properties += [
         ("kubernetes", server),

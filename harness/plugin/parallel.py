@@ -130,6 +130,10 @@ class Controller:
         # execnet's remote info, cached by xdist before this hook, holds the worker's pid.
         self.workers[node.gateway.id] = (node.gateway._rinfo().pid, node)
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        self.workers.pop(node.gateway.id, None)  # ended: its pid is not ours to signal any more
+
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
         return KindConfigScheduling(config, log, self.directory / "groups.json") if self.grouped else None

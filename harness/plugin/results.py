@@ -7,6 +7,11 @@ never reported (the run was interrupted) is "not run"; a deselected one is liste
 run.json says what the run was (the version asked for, the versions the clusters reported, kind,
 the node image, whether its clusters came up, how long it took): with junit.xml and claims.json it
 makes the run's directory the result directory that conformance reports merge.
+
+Under pytest-xdist each worker has a RunResults too: what only a worker sees (tests deselected by
+-k/-m, a session fixture's provisioning failure) goes to its controller in `workeroutput`, and the
+controller, which sees every test report, writes the report. The versions the clusters report
+also go onto junit.xml's testsuite (for CI dashboards), once, from the first report naming them.
 """
 
 from __future__ import annotations
@@ -14,19 +19,27 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from _pytest.junitxml import xml_key  # where record_testsuite_property finds junit.xml's writer
 
 from harness.reports.claims import ClaimsReport, RunInfo
 from harness.reports.runfile import write_run
+from harness.versions import KIND_VERSION
 
 Properties = list[tuple[str, object]]
-# A test property: its cluster could not be made (the provisioning error, one line).
-CLUSTER_FAILURE = "cluster_failure"
+# The workeroutput key of what a worker's RunResults hands its controller.
+WORKER_RESULTS = "static_pod_harness_results"
+# Test properties that also go onto junit.xml's testsuite.
+SUITE_PROPERTIES = ("kubernetes", "node_image")
 
 
 class RunResults:
-    def __init__(self, artifacts_dir: Path, requested: str) -> None:
+    def __init__(self, config: pytest.Config, artifacts_dir: Path, requested: str) -> None:
+        self.config = config
+        self.worker_output: dict[str, object] | None = getattr(config, "workeroutput", None)
+        self.suite_properties_recorded = False
         self.artifacts_dir = artifacts_dir
         self.requested = requested
         self.started = time.monotonic()
@@ -61,7 +74,7 @@ class RunResults:
         the first outcome that is not "passed" is the test's."""
         if report.when == "call":
             self.called.add(report.nodeid)
-        self.cluster_failures += [str(v) for key, v in report.user_properties if key == CLUSTER_FAILURE]
+        self._record_suite_properties(report.user_properties)
         previous = self.outcomes.get(report.nodeid)
         if previous is not None and previous[0] != "passed":
             return
@@ -71,11 +84,36 @@ class RunResults:
         outcome = "skipped" if report.skipped else "failed" if report.when == "call" else "error"
         self.outcomes[report.nodeid] = (outcome, _reason(report), list(report.user_properties))
 
+    def _record_suite_properties(self, properties: Properties) -> None:
+        found = {key: str(value) for key, value in properties if key in SUITE_PROPERTIES}
+        xml = self.config.stash.get(xml_key, None)  # pytest's junitxml, when --junitxml is given
+        if self.suite_properties_recorded or len(found) < len(SUITE_PROPERTIES) or xml is None:
+            return
+        self.suite_properties_recorded = True
+        for key, value in [*found.items(), ("kind", KIND_VERSION)]:
+            xml.add_global_property(key, value)  # what record_testsuite_property does, on a controller too
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """An xdist worker ended: take what only it saw."""
+        shipped = getattr(node, "workeroutput", {}).get(WORKER_RESULTS) or {}
+        for nodeid, (reason, properties) in shipped.get("deselected", {}).items():
+            self.deselected.setdefault(nodeid, (reason, [tuple(p) for p in properties]))
+        self.cluster_failures += shipped.get("cluster_failures", [])
+
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if session.config.option.collectonly:
+            return
+        if self.worker_output is not None:  # an xdist worker: its controller writes the report
+            self.worker_output[WORKER_RESULTS] = {
+                "deselected": {
+                    nodeid: [reason, props] for nodeid, (reason, props) in self.deselected.items()
+                },
+                "cluster_failures": self.cluster_failures,
+            }
             return
         # Under pytest-xdist the controller has no items, only the reports its workers sent.
         expected = {item.nodeid: list(item.user_properties) for item in session.items}

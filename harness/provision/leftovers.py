@@ -53,15 +53,19 @@ def _alive(pid: int) -> bool:
 
 
 def left_clusters(kind: Kind) -> list[str]:
-    """Clusters recorded by runs that are gone; records of clusters kind no longer has are dropped."""
+    """Clusters recorded by runs that are gone; their records of clusters kind no longer has are
+    dropped. A live run's records are left alone: it records a cluster before kind lists it (and
+    parallel workers of one run look at each other's records as they start)."""
     if not records_dir().is_dir():
         return []
     existing, left = set(kind.clusters()), []
     for path in sorted(records_dir().glob("*.json")):
         entry = json.loads(path.read_text())
+        if _alive(entry["pid"]):
+            continue
         if entry["cluster"] not in existing:
             path.unlink(missing_ok=True)
-        elif not _alive(entry["pid"]):
+        else:
             left.append(entry["cluster"])
     return left
 

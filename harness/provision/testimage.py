@@ -21,6 +21,8 @@ import requests.exceptions
 
 from harness.dockerclient import image_exists
 from harness.errors import HarnessError
+from harness.nodeimage.build import cache_dir
+from harness.nodeimage.stages import locked
 from harness.paths import TESTAPP_SOURCES
 
 IMAGE_REPOSITORY = "static-pod-harness/testapp"
@@ -49,6 +51,12 @@ def build_test_image(client: docker.DockerClient) -> str:
         raise HarnessError(f"test image sources missing: {TESTAPP_SOURCES}/Dockerfile does not exist")
     digest = source_digest(TESTAPP_SOURCES)
     reference = image_reference(digest)
+    # Parallel workers (and runs side by side) all want it at once: one builds, the others wait.
+    with locked(cache_dir() / "testapp.image.lock", f"test image {reference}"):
+        return _build(client, digest, reference)
+
+
+def _build(client: docker.DockerClient, digest: str, reference: str) -> str:
     try:
         if image_exists(client, reference):
             return reference

@@ -28,7 +28,7 @@ from harness.nodeimage.choose import choose_node_image
 from harness.paths import DEFAULT_KIND_BIN, PROJECT_ROOT
 from harness.reports import conformance
 from harness.reports.runfile import write_run
-from harness.tools.suite import run_suite
+from harness.tools.suite import pytest_command, run_suite
 from harness.versions import KubeVersion
 
 # pytest's exit codes for a run that did not run its tests to the end (interrupted, internal
@@ -51,12 +51,10 @@ def run_version(
         why = str(exc) if isinstance(exc, HarnessError) else f"{type(exc).__name__}: {exc}"
         _failed(version, result_dir, f"node image: {why}", time.monotonic() - start)
         return time.monotonic() - start, DID_NOT_RUN
-    command = [
-        sys.executable, "-m", "pytest", str(PROJECT_ROOT / "tests" / "e2e"),
-        f"--k8s-version={version}", f"--node-image={image}", f"--kind-bin={kind_bin}",
-        f"--artifacts-dir={result_dir}", f"--junitxml={result_dir / 'junit.xml'}", "-p", "no:cacheprovider",
-        *extra,
-    ]  # fmt: skip
+    command = pytest_command(
+        result_dir, str(PROJECT_ROOT / "tests" / "e2e"),
+        f"--k8s-version={version}", f"--node-image={image}", f"--kind-bin={kind_bin}", *extra,
+    )  # fmt: skip
     print(f"[conformance] {version}: {' '.join(command[3:])}", flush=True)
     code = run_suite(command)
     seconds = time.monotonic() - start

@@ -23,7 +23,7 @@ from harness import cli
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts
 from harness.reports.conformance import junit_outcomes
-from harness.tools.suite import run_suite
+from harness.tools.suite import pytest_command, run_suite
 
 STABLE, FLAKY, FAILING = "stable", "flaky", "failing"
 
@@ -53,10 +53,7 @@ def run_round(number: int, artifacts: Path, pytest_args: list[str]) -> Round:
     directory = artifacts / f"round-{number}"
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "junit.xml").unlink(missing_ok=True)  # an earlier soak's must not stand for this one
-    command = [
-        sys.executable, "-m", "pytest", *pytest_args,
-        f"--artifacts-dir={directory}", f"--junitxml={directory / 'junit.xml'}", "-p", "no:cacheprovider",
-    ]  # fmt: skip
+    command = pytest_command(directory, *pytest_args)
     print(f"[soak] round {number}: {' '.join(command[3:])}", flush=True)
     start = time.monotonic()
     code = run_suite(command)

@@ -39,7 +39,7 @@ from harness import cli
 from harness.cluster import kindconfig
 from harness.cluster.hostfacts import HostFacts
 from harness.cluster.kind import Kind
-from harness.cluster.lifecycle import create_cluster, delete_cluster
+from harness.cluster.lifecycle import create_cluster, delete_cluster, kind_network_exists, remove_kind_network
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt, signals_held
@@ -47,7 +47,7 @@ from harness.paths import DEFAULT_KIND_BIN, PROJECT_ROOT
 from harness.provision import leftovers
 from harness.provision.nodeimages import resolve_node_image
 from harness.provision.provisioner import Provisioner, ProvisionRequest
-from harness.tools.suite import run_suite
+from harness.tools.suite import pytest_command, run_suite
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 from harness.waiting import DELIBERATE_WAIT
 
@@ -97,6 +97,7 @@ def creation(args: argparse.Namespace, work: Path) -> list[Figure]:
         host=HostFacts.read(),
         offline_image=image.offline,
     )
+    network_existed = kind_network_exists(client)  # the first plain `kind create` makes it
     config_file = work / "kind-config.yaml"
     config_file.write_text(yaml.safe_dump(config, sort_keys=False))  # as create_cluster writes it
     plain, harness = [], []
@@ -111,10 +112,14 @@ def creation(args: argparse.Namespace, work: Path) -> list[Figure]:
             kind, "speed-harness", image.reference, config, work / "harness-kind-config.yaml",
             work / "harness.kubeconfig", client, offline_image=image.offline,
         )  # fmt: skip
-        harness.append(time.monotonic() - start)
-        delete_cluster(cluster)
-        leftovers.forget("speed-harness")
+        try:
+            harness.append(time.monotonic() - start)
+        finally:
+            delete_cluster(cluster)
+            leftovers.forget("speed-harness")
         print(f"[speed]   plain {plain[-1]:.1f} s, harness {harness[-1]:.1f} s", flush=True)
+    if not network_existed:
+        remove_kind_network(client)
     ratio = statistics.median(harness) / statistics.median(plain)
     return [
         Figure(
@@ -129,13 +134,11 @@ def creation(args: argparse.Namespace, work: Path) -> list[Figure]:
 
 def _suite(args: argparse.Namespace, directory: Path, *extra: str) -> tuple[float, int]:
     directory.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, "-m", "pytest", str(PROJECT_ROOT / "tests" / "e2e"),
+    command = pytest_command(
+        directory, str(PROJECT_ROOT / "tests" / "e2e"),
         f"--k8s-version={args.k8s_version}", f"--node-image={args.node_image}",
-        f"--kind-config={args.kind_config}", f"--kind-bin={args.kind_bin}",
-        f"--artifacts-dir={directory}", f"--junitxml={directory / 'junit.xml'}", "-p", "no:cacheprovider",
-        *extra,
-    ]  # fmt: skip
+        f"--kind-config={args.kind_config}", f"--kind-bin={args.kind_bin}", *extra,
+    )  # fmt: skip
     print(f"[speed] {' '.join(command[3:])}", flush=True)
     start = time.monotonic()
     code = run_suite(command)
@@ -173,7 +176,8 @@ def suite(args: argparse.Namespace, out: Path) -> list[Figure]:
     ]
 
 
-def _deliberate_seconds(junit: Path) -> float:
+def _recorded_deliberate(junit: Path) -> float:
+    """The deliberate seconds the tests in `junit` recorded (harness.waiting.DELIBERATE_WAIT)."""
     root = ET.parse(junit).getroot()
     return sum(float(p.get("value", "0")) for p in root.iter("property") if p.get("name") == DELIBERATE_WAIT)
 
@@ -193,7 +197,7 @@ def warm(args: argparse.Namespace, out: Path) -> list[Figure]:
         wall, code = _suite(args, out / "warm", f"--reuse-cluster={cluster.name}", "-m", WARM_SUBSET)
     finally:
         provisioner.close()
-    deliberate = _deliberate_seconds(out / "warm" / "junit.xml")
+    deliberate = _recorded_deliberate(out / "warm" / "junit.xml")
     own = wall - deliberate
     return [
         Figure(
@@ -244,6 +248,12 @@ def _machine() -> str:
     return f"{cores} cores, {memory} GiB"
 
 
+def _jobs(text: str) -> int:
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"JOBS must be 2 or more workers for the parallel run, not {text!r}")
+    return int(text)
+
+
 def _steps(text: str) -> list[str]:
     steps = [s for s in text.split(",") if s]
     unknown = [s for s in steps if s not in STEPS]
@@ -259,7 +269,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--node-image", default="auto")
     parser.add_argument("--kind-config", default="single-node")
     parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
-    parser.add_argument("--jobs", type=int, default=4, help="parallel workers of the parallel suite run")
+    parser.add_argument("--jobs", type=_jobs, default=4, help="workers of the parallel suite run (JOBS)")
     parser.add_argument(
         "--rounds", type=cli.rounds("--rounds"), default=3, help="cluster creations of each kind"
     )

@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
+from pathlib import Path
 
 from harness.waiting import scaled
 
 # Seconds (scaled) a suite interrupted here gets to delete its clusters before it is killed.
 INTERRUPT_GRACE = 120
+
+
+def pytest_command(result_dir: Path, *args: str) -> list[str]:
+    """A child pytest that writes its results (junit.xml, claims, run.json, diagnostics) into
+    `result_dir`, with `args` last (a user's extra arguments come after the tool's)."""
+    return [
+        sys.executable, "-m", "pytest",
+        f"--artifacts-dir={result_dir}", f"--junitxml={result_dir / 'junit.xml'}", "-p", "no:cacheprovider",
+        *args,
+    ]  # fmt: skip
 
 
 def run_suite(command: list[str]) -> int:

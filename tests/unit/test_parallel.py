@@ -99,3 +99,36 @@ def test_the_controller_removes_kinds_network_only_when_the_run_made_it(
     controller.pytest_unconfigure(controller.config)
     assert calls == (["docker"] if removed else [])
     assert not controller.directory.exists()
+
+
+REPORTED = """
+import pytest
+
+@pytest.fixture
+def cluster(request, static_pod_settings):
+    # What kind_cluster_ready puts on the tests it hands a cluster to.
+    request.node.user_properties += [("kubernetes", "v1.34.4"), ("node_image", "img:1")]
+
+@pytest.mark.claim("S6", "confirmed")
+def test_kept(cluster): pass
+
+@pytest.mark.claim("S8", "confirmed")
+def test_left_out(cluster): pass
+"""
+
+
+def test_a_parallel_run_reports_deselected_tests_and_the_versions_as_a_serial_run_does(
+    pytester: pytest.Pytester, kind_bin: str
+) -> None:
+    pytester.makepyfile(test_reported=REPORTED)
+    artifacts = pytester.path / "artifacts"
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-k", "kept", kind_bin, f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml"
+    )
+    result.assert_outcomes(passed=1)
+    claims = {row["claim"]: row for row in json.loads((artifacts / "claims.json").read_text())["claims"]}
+    assert [(t["test"], t["outcome"]) for t in claims["S8"]["tests"]] == [
+        ("test_reported.py::test_left_out", "deselected")
+    ]
+    suite = {p.get("name"): p.get("value") for p in ET.parse(artifacts / "junit.xml").iter("property")}
+    assert (suite["kubernetes"], suite["node_image"]) == ("v1.34.4", "img:1") and "kind" in suite

@@ -191,6 +191,14 @@ def test_clusters_are_named_per_config_and_share_one_node_image(world: World, tm
     assert provisioner.test_image == TEST_IMAGE
 
 
+@pytest.mark.parametrize("owns", [True, False])
+def test_a_parallel_workers_clusters_leave_kinds_network_to_its_controller(
+    world: World, tmp_path: Path, owns: bool
+) -> None:
+    make(tmp_path, owns_kind_network=owns).ready_cluster(SINGLE)
+    assert world.owned_network is owns
+
+
 def test_the_same_config_twice_is_the_same_cluster(world: World, tmp_path: Path) -> None:
     provisioner = make(tmp_path)
     assert provisioner.ready_cluster(SINGLE) is provisioner.ready_cluster(SINGLE)
@@ -368,9 +376,10 @@ def test_left_clusters_are_those_of_dead_runs_that_kind_still_has(cache: Path) -
     write_record("killed", pid)
     write_record("gone", pid)
     leftovers.record("running")
+    leftovers.record("being-made")  # a live run records its cluster before kind lists it
     kind = FakeKind(clusters=["killed", "running", "unrelated"])
     assert leftovers.left_clusters(kind) == ["killed"]
-    assert records() == ["killed", "running"]  # kind no longer has "gone"
+    assert records() == ["being-made", "killed", "running"]  # kind no longer has "gone"
 
 
 def test_remove_deletes_left_clusters_through_kind_and_forgets_them(cache: Path) -> None:

@@ -54,7 +54,7 @@ def test_the_warm_budget_leaves_out_the_deliberate_waits_the_tests_recorded(tmp_
     case += "</testcase>"
     cases = case.format("a", "20.5") + case.format("b", "9.5") + '<testcase name="c"/>'
     (tmp_path / "junit.xml").write_text(f"<testsuites><testsuite>{cases}</testsuite></testsuites>")
-    assert speed._deliberate_seconds(tmp_path / "junit.xml") == 30.0
+    assert speed._recorded_deliberate(tmp_path / "junit.xml") == 30.0
 
 
 def test_figures_are_written_as_a_table(tmp_path: Path) -> None:
