@@ -134,8 +134,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Claims onto each test's user_properties. Then, only if tests use the plugin's clusters: the
-    options and their kind configs are checked, and those tests grouped by the cluster they need,
-    disruptive ones last within a group, in the places they had among the others.
+    options and their kind configs are checked, and those tests grouped by the cluster they need
+    (--kind-config's first; in an xdist worker last), disruptive ones last within a group, in the
+    places they had among the others.
 
     With --reuse-cluster every test runs on that one cluster, so tests that need a kind config of
     their own are deselected, listed, and their claims reported inconclusive: never silently.
@@ -174,10 +175,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         },
     )
     places = [index for index, item in enumerate(items) if uses_clusters(item)]
+    # In an xdist worker the other kind configs come first: the controller schedules in this order, so
+    # that one worker makes their cluster while the others make theirs (parallel.py).
+    others_first = hasattr(config, "workerinput")
     ordered = sorted(
         ours,
         key=lambda i: (
-            kind_config_of(i, settings) != settings.kind_config,
+            (kind_config_of(i, settings) != settings.kind_config) != others_first,
             str(kind_config_of(i, settings)),
             i.get_closest_marker("disruptive") is not None,
         ),
