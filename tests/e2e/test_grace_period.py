@@ -122,10 +122,13 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
     """mirror_pod_grace_period_test.go "MirrorPodWithGracePeriod when create a mirror pod and the container
     runtime is temporarily down during pod termination the mirror pod should terminate successfully";
     k/k #113091; the kubelet's metrics agree."""
-    pod = static_pods.place(slow_to_stop(static_pods))
+    node = static_pods.default_node()
+    metrics = partial(KubeletMetrics.read, static_pods.cluster.core, node.name)
+    others = metrics().mirror_pods
+    pod = static_pods.place(slow_to_stop(static_pods), node=node)
     mirror, _ = pod.wait_up()
-    metrics = partial(KubeletMetrics.read, pod.core, pod.node.name)
-    before = metrics()
+    # The gauge is set by the kubelet's housekeeping (every 2 s, kubelet_pods.go HandlePodCleanups).
+    before = _wait_metrics(metrics, lambda m: m.mirror_pods == others + 1, "the new mirror pod counted")
 
     pod.remove_file()
     terminating = _wait_metrics(
