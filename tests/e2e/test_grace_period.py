@@ -12,6 +12,7 @@ from functools import partial
 import pytest
 
 from harness.node import NodeCommandError
+from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION
 from harness.staticpods.metrics import KubeletMetrics
 from harness.staticpods.pods import containers_ready
 from harness.waiting import deliberate, hold_for, poll_until
@@ -122,13 +123,13 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
     """mirror_pod_grace_period_test.go "MirrorPodWithGracePeriod when create a mirror pod and the container
     runtime is temporarily down during pod termination the mirror pod should terminate successfully";
     k/k #113091; the kubelet's metrics agree."""
-    node = static_pods.default_node()
-    metrics = partial(KubeletMetrics.read, static_pods.cluster.core, node.name)
-    others = metrics().mirror_pods
-    pod = static_pods.place(slow_to_stop(static_pods), node=node)
+    pod = static_pods.place(slow_to_stop(static_pods))
     mirror, _ = pod.wait_up()
+    metrics = partial(KubeletMetrics.read, pod.core, pod.node.name)
     # The gauge is set by the kubelet's housekeeping (every 2 s, kubelet_pods.go HandlePodCleanups).
-    before = _wait_metrics(metrics, lambda m: m.mirror_pods == others + 1, "the new mirror pod counted")
+    before = _wait_metrics(
+        metrics, lambda m: m.mirror_pods == _mirrors_on(pod), "the mirror pods the API server has counted"
+    )
 
     pod.remove_file()
     terminating = _wait_metrics(
@@ -156,6 +157,12 @@ def test_mirror_goes_about_30s_after_a_runtime_that_was_down_during_termination_
         lambda m: (m.static_workers("orphan", "terminating"), m.mirror_pods) == (0, before.mirror_pods - 1),
         "no static pod terminating, and one mirror pod fewer than before",
     )
+
+
+def _mirrors_on(pod) -> int:
+    """The mirror pods the API server has on `pod`'s node."""
+    on_node = pod.core.list_pod_for_all_namespaces(field_selector=f"spec.nodeName={pod.node.name}").items
+    return sum(CONFIG_MIRROR_ANNOTATION in (p.metadata.annotations or {}) for p in on_node)
 
 
 def _assert_runtime_down(node) -> None:
