@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -37,23 +38,30 @@ def test_default(static_pod_settings, n): ran(f"default{n}")
 """
 
 
+def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
+    """An inner pytest in its own processes, writing its reports into artifacts/."""
+    artifacts = pytester.path / "artifacts"
+    reports = (f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml")
+    return pytester.runpytest_subprocess(*args, *reports), artifacts
+
+
+def claim_tests(artifacts: Path, claim: str) -> list[tuple[str, str]]:
+    """(test, outcome) of each test behind `claim` in artifacts/claims.json."""
+    rows = json.loads((artifacts / "claims.json").read_text())["claims"]
+    return [(t["test"], t["outcome"]) for row in rows if row["claim"] == claim for t in row["tests"]]
+
+
 def test_a_kind_configs_tests_share_one_worker_and_reports_name_them_as_serial_runs_do(
     pytester: pytest.Pytester, kind_bin: str
 ) -> None:
     pytester.makepyfile(test_spread=SPREAD)
-    artifacts = pytester.path / "artifacts"
-    result = pytester.runpytest_subprocess(
-        "-n", "3", kind_bin, f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml"
-    )
+    result, artifacts = run(pytester, "-n", "3", kind_bin)
     result.assert_outcomes(passed=9)
     workers = {name: (pytester.path / name).read_text() for name in ["a", "b", "c"]}
     assert len(set(workers.values())) == 1, workers
     names = [case.get("name") for case in ET.parse(artifacts / "junit.xml").iter("testcase")]
     assert len(names) == 9 and "test_workers_c[x@y]" in names, names
-    (s17,) = [
-        row for row in json.loads((artifacts / "claims.json").read_text())["claims"] if row["claim"] == "S17"
-    ]
-    assert [(t["test"], t["outcome"]) for t in s17["tests"]] == [("test_spread.py::test_workers_a", "passed")]
+    assert claim_tests(artifacts, "S17") == [("test_spread.py::test_workers_a", "passed")]
 
 
 def test_reusing_one_cluster_with_parallel_workers_is_one_usage_line(
@@ -121,14 +129,8 @@ def test_a_parallel_run_reports_deselected_tests_and_the_versions_as_a_serial_ru
     pytester: pytest.Pytester, kind_bin: str
 ) -> None:
     pytester.makepyfile(test_reported=REPORTED)
-    artifacts = pytester.path / "artifacts"
-    result = pytester.runpytest_subprocess(
-        "-n", "2", "-k", "kept", kind_bin, f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml"
-    )
+    result, artifacts = run(pytester, "-n", "2", "-k", "kept", kind_bin)
     result.assert_outcomes(passed=1)
-    claims = {row["claim"]: row for row in json.loads((artifacts / "claims.json").read_text())["claims"]}
-    assert [(t["test"], t["outcome"]) for t in claims["S8"]["tests"]] == [
-        ("test_reported.py::test_left_out", "deselected")
-    ]
+    assert claim_tests(artifacts, "S8") == [("test_reported.py::test_left_out", "deselected")]
     suite = {p.get("name"): p.get("value") for p in ET.parse(artifacts / "junit.xml").iter("property")}
     assert (suite["kubernetes"], suite["node_image"]) == ("v1.34.4", "img:1") and "kind" in suite
