@@ -22,7 +22,9 @@ the run and no cluster runs on it.
 
 Ctrl-C reaches every worker from the terminal; a SIGTERM or SIGHUP reaches only the controller,
 which would otherwise leave the workers' clusters behind: the controller passes it on to its
-workers and waits (bounded) until each has deleted its clusters, before it ends the run.
+workers and waits (bounded) until each has deleted its clusters, before it ends the run. Signals
+and kind's network are taken over only once the workers have collected tests that use clusters:
+another team's suite run under xdist with this plugin installed sees no change.
 """
 
 from __future__ import annotations
@@ -76,10 +78,11 @@ def configure(config: pytest.Config) -> None:
 
 
 def write_groups(config: pytest.Config, groups: dict[str, str]) -> None:
-    """On a worker: the group (kind config) of each test that has one, for the controller's scheduler.
-    Every worker collects the same tests, so each writes the same file (atomically)."""
+    """On a worker whose tests use clusters: the group (kind config) of each test that has one, for
+    the controller's scheduler (the file's existence also tells the controller that the run uses
+    clusters). Every worker collects the same tests, so each writes the same file (atomically)."""
     path = getattr(config, "workerinput", {}).get(GROUPS_FILE)
-    if path is None:  # not a worker, or a --dist mode that ignores groups
+    if path is None:  # not a worker of a controller with this plugin
         return
     partial = Path(f"{path}.{os.getpid()}")
     partial.write_text(json.dumps(groups))
@@ -117,16 +120,13 @@ class Controller:
         self.config = config
         self.directory = Path(tempfile.mkdtemp(prefix="static-pod-harness-xdist-"))
         self.workers: dict[str, tuple[int, Any]] = {}  # worker id -> (pid, its xdist WorkerController)
-        self.network_existed = _kind_network_exists()
-
-    @property
-    def grouped(self) -> bool:
-        return self.config.getoption("dist") == "load"  # what -n alone turns on
+        self.groups_file = self.directory / "groups.json"
+        self.uses_clusters = False  # set once the workers have collected tests that use clusters
+        self.network_existed: bool | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        if self.grouped:
-            node.workerinput[GROUPS_FILE] = str(self.directory / "groups.json")
+        node.workerinput[GROUPS_FILE] = str(self.groups_file)
         # execnet's remote info, cached by xdist before this hook, holds the worker's pid.
         self.workers[node.gateway.id] = (node.gateway._rinfo().pid, node)
 
@@ -136,9 +136,19 @@ class Controller:
 
     @pytest.hookimpl(optionalhook=True, tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> LoadScopeScheduling | None:
-        return KindConfigScheduling(config, log, self.directory / "groups.json") if self.grouped else None
+        if config.getoption("dist") != "load":  # what -n alone turns on; another mode stays as asked
+            return None
+        return KindConfigScheduling(config, log, self.groups_file)
 
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """The first worker has collected, before any test runs: only if its tests use clusters (it
+        wrote the groups file) does this run take over signals and kind's network. A suite that
+        does not use the plugin's clusters runs under xdist as it would without the plugin."""
+        if self.uses_clusters or not self.groups_file.exists():
+            return
+        self.uses_clusters = True
+        self.network_existed = _kind_network_exists()
         handle_interrupts()
         on_interrupt(self.stop_workers)
 

@@ -4,12 +4,15 @@ here use the plugin's settings fixture only, which makes them the plugin's tests
 from __future__ import annotations
 
 import json
+import signal
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from harness.plugin import parallel
+from harness.waiting import poll_until
 
 # Each test writes which worker ran it; the multi-node ones carry a claim.
 SPREAD = """
@@ -18,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from harness.plugin import parallel
+from harness.waiting import poll_until
 
 def ran(name):
     Path(name).write_text(os.environ["PYTEST_XDIST_WORKER"])
@@ -103,10 +107,26 @@ def test_the_controller_removes_kinds_network_only_when_the_run_made_it(
     monkeypatch.setattr(parallel, "_kind_network_exists", lambda: existed)
     monkeypatch.setattr(parallel, "docker_client", lambda: "docker")
     monkeypatch.setattr(parallel, "remove_kind_network", lambda client: calls.append(client))
+    monkeypatch.setattr(parallel, "handle_interrupts", lambda: None)  # this process keeps its handlers
+    monkeypatch.setattr(parallel, "on_interrupt", lambda cleanup: None)
     controller = parallel.Controller(pytester.parseconfig())
+    controller.groups_file.write_text("{}")  # what workers whose tests use clusters write
+    controller.pytest_xdist_node_collection_finished(node=None, ids=[])
     controller.pytest_unconfigure(controller.config)
     assert calls == (["docker"] if removed else [])
     assert not controller.directory.exists()
+
+
+def test_a_parallel_suite_that_uses_no_cluster_is_left_alone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def untouched() -> None:
+        raise AssertionError("Docker asked about kind's network in a run that uses no cluster")
+
+    monkeypatch.setattr(parallel, "_kind_network_exists", untouched)
+    monkeypatch.setattr(parallel, "handle_interrupts", untouched)
+    pytester.makepyfile(test_plain="def test_one(): pass\ndef test_two(): pass\n")
+    pytester.runpytest_inprocess("-n", "2").assert_outcomes(passed=2)
 
 
 REPORTED = """
@@ -134,3 +154,30 @@ def test_a_parallel_run_reports_deselected_tests_and_the_versions_as_a_serial_ru
     assert claim_tests(artifacts, "S8") == [("test_reported.py::test_left_out", "deselected")]
     suite = {p.get("name"): p.get("value") for p in ET.parse(artifacts / "junit.xml").iter("property")}
     assert (suite["kubernetes"], suite["node_image"]) == ("v1.34.4", "img:1") and "kind" in suite
+
+
+BLOCKS = """
+import threading
+from pathlib import Path
+from harness.interrupts import handle_interrupts, on_interrupt
+
+def test_blocks(static_pod_settings):
+    handle_interrupts()  # as the provisioner does once it makes clusters
+    on_interrupt(lambda: Path("cleaned-up").touch())
+    Path("blocking").touch()
+    threading.Event().wait(60)
+"""
+
+
+def test_sigterm_to_the_controller_reaches_the_workers_clean_up(
+    pytester: pytest.Pytester, kind_bin: str
+) -> None:
+    pytester.makepyfile(test_blocks=BLOCKS)
+    child = pytester.popen([sys.executable, "-m", "pytest", "-n", "1", "-p", "no:cacheprovider", kind_bin])
+    try:
+        poll_until(lambda: (pytester.path / "blocking").exists(), timeout=60, expected="the worker blocking")
+        child.send_signal(signal.SIGTERM)
+        child.wait(timeout=60)
+    finally:
+        child.kill()
+    assert (pytester.path / "cleaned-up").exists()
