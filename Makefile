@@ -1,6 +1,6 @@
 # static-pod-harness: end-to-end tests of the kubelet's static pods on kind clusters.
 #
-#   make e2e    set up the host (if needed), the node image, a cluster; run the suite
+#   make e2e    set up the host (if needed), the node image, clusters; run the suite (JOBS in parallel)
 #   make test   lint, unit tests, upstream citations, then the e2e suite (what CI runs)
 #   make host-teardown [REMOVE_PACKAGES=1]   remove what host-setup added (as it recorded it)
 #
@@ -17,6 +17,8 @@
 #   make upgrade-check FROM=1.30.14 TO=1.31.0 [KUBELET_BINARY=path] [EXPECT=no-disruption|report]
 #                 a worker's kubelet upgraded in place under running static pods; report in
 #                 $(ARTIFACTS)/upgrade.{md,json,html}
+#   make speed [SPEED_STEPS=creation,suite,warm]   the speed targets, measured and printed
+#   make soak N=10    the suite N times: each test stable, flaky or failing
 
 SHELL := /bin/bash
 PYTHON ?= python3
