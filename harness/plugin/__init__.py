@@ -166,13 +166,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
             ours = [i for i in ours if i not in dropped]
+    configs = {item.nodeid: kind_config_of(item, settings) for item in ours}
     parallel.write_groups(
-        config,
-        {
-            item.nodeid: kind_config_of(item, settings).stem
-            for item in ours
-            if kind_config_of(item, settings) != settings.kind_config
-        },
+        config, {nodeid: path.stem for nodeid, path in configs.items() if path != settings.kind_config}
     )
     places = [index for index, item in enumerate(items) if uses_clusters(item)]
     # In an xdist worker the other kind configs come first: the controller schedules in this order, so
@@ -181,8 +177,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     ordered = sorted(
         ours,
         key=lambda i: (
-            (kind_config_of(i, settings) != settings.kind_config) != others_first,
-            str(kind_config_of(i, settings)),
+            (configs[i.nodeid] != settings.kind_config) != others_first,
+            str(configs[i.nodeid]),
             i.get_closest_marker("disruptive") is not None,
         ),
     )

@@ -91,7 +91,8 @@ def write_groups(config: pytest.Config, groups: dict[str, str]) -> None:
 
 class KindConfigScheduling(LoadScopeScheduling):
     """xdist's scope scheduling, whose scope is a test's group if it has one, else the test itself.
-    Scopes go out largest first (xdist's default order), so the groups first."""
+    Scopes go out in the workers' collection order, where the groups come first (the plugin's
+    pytest_collection_modifyitems); newer xdist releases (3.8 here) also sort them largest first."""
 
     def __init__(self, config: pytest.Config, log: Any, groups_file: Path) -> None:
         super().__init__(config, log)
