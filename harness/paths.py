@@ -38,3 +38,9 @@ def find_kind(given: str | None) -> Path:
         return Path(found) if found else Path(given)
     on_path = shutil.which("kind")
     return Path(on_path) if on_path else DEFAULT_KIND_BIN
+
+
+def cache_dir() -> Path:
+    """The harness's cache: built binaries and images' stages, cluster records, CNI configs."""
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "static-pod-harness"
+    return Path(os.environ.get("STATIC_POD_HARNESS_CACHE", default))

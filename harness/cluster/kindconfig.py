@@ -6,17 +6,20 @@ the CI machine and with either node image:
 - host: containerd's `restrict_oom_score_adj` where the capability bounding set lacks
   CAP_SYS_RESOURCE (runc cannot set the -998 CRI asks for sandboxes), and the kubelet's
   `failCgroupV1: false` for Kubernetes 1.35+ on cgroup v1 hosts;
-- offline image: no default CNI (kindnetd is not in it; harness.cluster.cni configures
-  the reference plugins), no kube-proxy and no CoreDNS (their images are not built).
+- offline image: no default CNI (kindnetd is not in it): each node gets the reference
+  plugins' config mounted instead, and kube-controller-manager allocates no podCIDRs
+  (harness.cluster.cni); no kube-proxy and no CoreDNS (their images are not built).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harness.cluster import cni
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
 from harness.paths import KIND_CONFIGS
@@ -89,13 +92,28 @@ def render(
     if host.cgroup_v1 and version.minor >= 35:
         kubeadm.append(FAIL_CGROUP_V1_PATCH)
     if offline_image:
-        out["networking"] = {**out.get("networking", {}), "disableDefaultCNI": True, "kubeProxyMode": "none"}
-        kubeadm.append(OFFLINE_SKIP_PHASES_PATCH)
+        networking = out.get("networking", {})
+        out["networking"] = {**networking, "disableDefaultCNI": True, "kubeProxyMode": "none"}
+        out["nodes"] = cni.mount_configs(out.get("nodes") or [{}], _pod_subnet(networking))
+        kubeadm += [OFFLINE_SKIP_PHASES_PATCH, cni.NO_NODE_CIDRS_PATCH]
     if containerd:
         out["containerdConfigPatches"] = containerd
     if kubeadm:
         out["kubeadmConfigPatches"] = kubeadm
     return out
+
+
+def _pod_subnet(networking: dict[str, Any]) -> str:
+    subnet = str(networking.get("podSubnet", cni.KIND_POD_SUBNET))
+    try:
+        if ipaddress.ip_network(subnet).version == 4:
+            return subnet
+    except ValueError:
+        pass
+    raise HarnessError(
+        f"kind config: podSubnet {subnet!r}: the offline node image's pod network takes one IPv4 "
+        "subnet (e.g. 10.244.0.0/16); use the official image for others (NODE_IMAGE=official)"
+    )
 
 
 def node_count(config: dict[str, Any]) -> int:

@@ -27,7 +27,7 @@ from harness.waiting import watch_until
 
 # The docker network kind puts every cluster's nodes on.
 KIND_NETWORK = "kind"
-# Seconds (scaled): a node registers with its podCIDR, and becomes Ready.
+# Seconds (scaled): a node registers, and becomes Ready.
 NODE_REGISTERED_TIMEOUT = 120
 NODE_READY_TIMEOUT = 180
 
@@ -75,7 +75,7 @@ def create_cluster(
             ) from None
         cluster.kubeconfig.chmod(0o600)
         if offline_image:
-            _configure_network(cluster)
+            _route_pod_networks(cluster)
         _wait_ready(cluster, kindconfig.node_count(config))
     except BaseException as failure:
         try:
@@ -137,20 +137,22 @@ def remove_kind_network(client: docker.DockerClient) -> None:
             network.remove()
 
 
-def _configure_network(cluster: Cluster) -> None:
-    """The offline image has no CNI daemon: give each node its podCIDR's config and routes."""
+def _route_pod_networks(cluster: Cluster) -> None:
+    """The offline image has no CNI daemon: each node's pods get routes to the others' (cni.py)."""
+    if len(cluster.nodes) < 2:
+        return
     networks: list[cni.NodeNetwork] = []
     for node in cluster.nodes:
         obj = watch_until(
             cluster.core.list_node,
-            lambda n: bool(n and n.spec.pod_cidr),
+            lambda n: n is not None,
             timeout=NODE_REGISTERED_TIMEOUT,
-            expected=f"node {node.name} registered with a podCIDR",
+            expected=f"node {node.name} registered",
             field_selector=f"metadata.name={node.name}",
         )
         ip = next(a.address for a in obj.status.addresses if a.type == "InternalIP")
-        networks.append(cni.NodeNetwork(node.name, ip, obj.spec.pod_cidr))
-    cni.configure({n.name: n for n in cluster.nodes}, networks)
+        networks.append(cni.NodeNetwork(node.name, ip, cni.pod_cidr(node)))
+    cni.route({n.name: n for n in cluster.nodes}, networks)
 
 
 def node_ready(node: k8s.V1Node | None) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import platform
 import re
 from collections.abc import Callable, Iterator
@@ -16,6 +15,7 @@ from harness.dockerclient import image_exists
 from harness.nodeimage import assemble, binaries, gomodule, images, recipes, rootfs, toolchain
 from harness.nodeimage.progress import log
 from harness.nodeimage.stages import Stages, cache_key
+from harness.paths import cache_dir
 from harness.versions import KIND_VERSION, KubeVersion
 
 # Every image the build tags in the host's Docker is named under this namespace, which is not
@@ -25,11 +25,6 @@ NAMESPACE = "static-pod-harness"
 LOCAL_GO = toolchain.Toolchain(None, "local Go")
 # go's words for a module version the proxy refuses (HTTP 403/404/410)
 _REFUSED = re.compile(r"([\w./-]+@v[\w.+-]+): reading \S+: (?:403|404|410) ")
-
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "static-pod-harness"
-    return Path(os.environ.get("STATIC_POD_HARNESS_CACHE", default))
 
 
 def image_name(version: KubeVersion) -> str:

@@ -23,7 +23,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
-from harness.plugin import diagnostics, parallel
+from harness.plugin import diagnostics, parallel, settling
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
@@ -210,6 +210,23 @@ def _check_kind_config(item: pytest.Item, settings: Settings) -> None:
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     item.stash[DELIBERATE_AT_START] = deliberate_seconds()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Once the test's fixtures are torn down: the clean-up waits that are due (settling.py). The
+    test's own may finish while the next test runs, if that one is on the same cluster and not
+    disruptive."""
+    yield
+    if uses_clusters(item):
+        settings = run_settings(item.config)
+        settling.settle(
+            item,
+            keep_own=nextitem is not None
+            and uses_clusters(nextitem)
+            and nextitem.get_closest_marker("disruptive") is None
+            and kind_config_of(nextitem, settings) == kind_config_of(item, settings),
+        )
 
 
 @pytest.hookimpl(wrapper=True)

@@ -21,6 +21,7 @@ from harness.cluster.cluster import Cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
+from harness.plugin import settling
 from harness.plugin.options import Settings, settings_from_options
 from harness.plugin.results import RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
@@ -178,8 +179,13 @@ def static_pod_test_image(kind_cluster_ready: Cluster, static_pod_provisioner: P
 def static_pods(
     request: pytest.FixtureRequest, kind_cluster_ready: Cluster, static_pod_test_image: str
 ) -> Iterator[StaticPods]:
-    """Place static pods for one test; all are removed, and waited gone, afterwards."""
+    """Place static pods for one test; all are removed afterwards, and waited gone: at once after a
+    disruptive test, else while the next test runs (harness.plugin.settling)."""
     pods = StaticPods(kind_cluster_ready, static_pod_test_image)
     request.node.stash[PODS] = pods
     yield pods
-    pods.cleanup()
+    if request.node.get_closest_marker("disruptive"):
+        pods.cleanup()
+    else:
+        settling.defer(request, kind_cluster_ready, pods.gone_checks())
+        pods.remove_files()

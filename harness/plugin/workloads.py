@@ -18,6 +18,7 @@ from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
 from harness.node import Node
+from harness.plugin import settling
 from harness.staticpods.manifest import unique_name
 from harness.waiting import watch_until
 
@@ -28,7 +29,7 @@ KUBELET_RESTART_TIMEOUT = 120
 
 @dataclass
 class Namespaces:
-    """Namespaces made for one test, and deleted (waited gone) after it."""
+    """Namespaces made for one test, and deleted after it."""
 
     core: k8s.CoreV1Api
     created: list[str] = field(default_factory=list)
@@ -39,26 +40,33 @@ class Namespaces:
         self.created.append(name)
         return name
 
-    def cleanup(self) -> None:
+    def delete(self) -> None:
         for name in self.created:
             self.core.delete_namespace(name)
-        for name in self.created:
-            watch_until(
+
+    def gone_checks(self) -> list[Callable[[], None]]:
+        """Waits, one a namespace, until the namespace controller has removed it: for after delete."""
+        return [
+            lambda name=name: watch_until(
                 self.core.list_namespace,
                 lambda ns: ns is None,
                 timeout=NAMESPACE_TIMEOUT,
                 expected=f"namespace {name} deleted",
                 field_selector=f"metadata.name={name}",
             )
+            for name in self.created
+        ]
 
 
 @pytest.fixture
-def test_namespaces(kind_cluster_ready: Cluster) -> Iterator[Namespaces]:
-    """create(name=None): a namespace for this test (a fresh name by default); deleted after it."""
+def test_namespaces(request: pytest.FixtureRequest, kind_cluster_ready: Cluster) -> Iterator[Namespaces]:
+    """create(name=None): a namespace for this test (a fresh name by default); deleted after it, and
+    waited gone while the next test runs (harness.plugin.settling)."""
     made = Namespaces(kind_cluster_ready.core)
     yield made
+    settling.defer(request, kind_cluster_ready, made.gone_checks())
     if not kind_cluster_ready.deleted:
-        made.cleanup()
+        made.delete()
 
 
 @dataclass

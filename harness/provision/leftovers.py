@@ -23,8 +23,7 @@ from harness import cli
 from harness.cluster.kind import Kind
 from harness.dockerclient import docker_client
 from harness.nodeimage.assemble import LABEL_BUILDER_PID, LABEL_INPUTS
-from harness.nodeimage.build import cache_dir
-from harness.paths import DEFAULT_KIND_BIN
+from harness.paths import DEFAULT_KIND_BIN, cache_dir
 
 
 def records_dir() -> Path:

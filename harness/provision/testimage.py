@@ -21,9 +21,8 @@ import requests.exceptions
 
 from harness.dockerclient import image_exists
 from harness.errors import HarnessError
-from harness.nodeimage.build import cache_dir
 from harness.nodeimage.stages import locked
-from harness.paths import TESTAPP_SOURCES
+from harness.paths import TESTAPP_SOURCES, cache_dir
 
 IMAGE_REPOSITORY = "static-pod-harness/testapp"
 BINARY_NAME = "testapp"

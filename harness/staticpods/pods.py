@@ -4,8 +4,9 @@ A StaticPod is one manifest file in one node's staticPodPath. Its questions are
 answered from both sides: the node (crictl: is a container of this pod running?) and
 the API server (the mirror pod `<name>-<node>`). Waits on the mirror use API watches;
 waits on the node poll crictl, since the kubelet has no event stream for them.
-StaticPods places them for one test and removes them all afterwards, waiting until the
-kubelet has really stopped them, so that the next test starts clean.
+StaticPods places them for one test and removes them all afterwards; its gone_checks wait until
+the kubelet has really stopped them (the plugin runs those while the next test runs,
+harness.plugin.settling).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from kubernetes import client as k8s
 from urllib3.exceptions import HTTPError
 
 from harness.cluster.cluster import Cluster
-from harness.errors import HarnessError
+from harness.errors import HarnessError, run_each
 from harness.node import ContainerStatus, Node, NodeCommandError
 from harness.staticpods.manifest import (
     DEFAULT_NAMESPACE,
@@ -200,6 +201,35 @@ class StaticPod:
             retry_on=(NodeCommandError,),
             interval=self.poll_interval,
         )
+
+    def wait_replaced(self, old_uid: str) -> None:
+        """After an edit that makes this another pod (another UID): the old pod's containers stop,
+        then the new pod's sandbox is made. `old_uid` is the old pod's (its mirror's config.hash).
+
+        Between the two the kubelet waits on purpose, and that wait counts as deliberate: it does not
+        start a static pod while another of the same full name still holds it, and looks again only
+        after its pod worker's back-off, 10 s plus up to half of it as jitter (pod_workers.go
+        allowPodStart, kubelet.go backOffPeriod)."""
+        poll_until(
+            lambda: not any(c.running and c.pod_uid == old_uid for c in self.containers()),
+            timeout=NODE_TIMEOUT,
+            expected=f"no running container of {self.mirror_name}'s old pod {old_uid} on {self.node.name}",
+            describe=self.describe,
+            retry_on=(NodeCommandError,),
+            interval=self.poll_interval,
+        )
+        with deliberate():
+            poll_until(
+                lambda: any(
+                    s.uid != old_uid
+                    for s in self.node.crictl.pods(name=self.mirror_name, namespace=self.namespace)
+                ),
+                timeout=NODE_TIMEOUT,
+                expected=f"a sandbox of {self.mirror_name} for a pod other than {old_uid}",
+                describe=self.describe,
+                retry_on=(NodeCommandError,),
+                interval=FAST_NODE_POLL,  # the deliberate wait ends with the probe that sees it end
+            )
 
     def wait_containers_removed(self) -> None:
         """Not even an exited container of this pod is left in the runtime (crictl ps -a)."""
@@ -419,25 +449,29 @@ class StaticPods:
         self.extra_files.append((node, path))
         node.file(path).write_bytes(data)
 
-    def cleanup(self) -> None:
-        """Remove every file placed; wait until the kubelet stopped the pods and their mirrors went.
-
-        Every step is tried even when one fails; the first failure is raised at the end. Nothing is
-        done for a cluster that is gone (deleted on an interrupt)."""
+    def remove_files(self) -> None:
+        """Remove every file placed (every removal tried, even when one fails). Nothing is done for a
+        cluster that is gone (deleted on an interrupt)."""
         if self.cluster.deleted:
             return
-        steps: list[Callable[[], None]] = [
-            *(lambda n=node, p=path: n.file(p).remove(missing_ok=True) for node, path in self.extra_files),
-            *(lambda p=pod: p.remove_file() for pod in self.placed),
-            *(step for pod in self.placed for step in (pod.wait_containers_gone, pod.wait_for_mirror_gone)),
-        ]
-        errors = []
-        for step in steps:
-            try:
-                step()
-            except Exception as error:
-                errors.append(error)
-        if len(errors) == 1:
-            raise errors[0]
-        if errors:
-            raise ExceptionGroup("static pod clean-up: several steps failed", errors)
+        run_each(
+            [
+                *(
+                    lambda n=node, p=path: n.file(p).remove(missing_ok=True)
+                    for node, path in self.extra_files
+                ),
+                *(lambda p=pod: p.remove_file() for pod in self.placed),
+            ],
+            "removing the static pods' files",
+        )
+
+    def gone_checks(self) -> list[Callable[[], None]]:
+        """Waits, one a step, until the kubelet has stopped every pod placed and their mirrors are
+        gone: for after remove_files."""
+        return [step for pod in self.placed for step in (pod.wait_containers_gone, pod.wait_for_mirror_gone)]
+
+    def cleanup(self) -> None:
+        """remove_files, then every gone_check: the node is as it was before."""
+        if not self.cluster.deleted:
+            self.remove_files()
+            run_each(self.gone_checks(), "waiting for the static pods to go")

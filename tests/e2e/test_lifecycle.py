@@ -86,8 +86,9 @@ def test_edited_manifest_replaces_the_pod_once_the_old_one_had_its_grace_period(
     edited_at = datetime.now(UTC)
     pod.rewrite(manifest.with_labels(version="2"))
 
-    with deliberate():  # the old pod's grace period
-        new, mirror = pod.wait_running(other_than=old), pod.wait_for_new_mirror(old_mirror.metadata.uid)
+    with deliberate():  # the old pod's grace period, then the kubelet's back-off (wait_replaced)
+        pod.wait_replaced(old_mirror.metadata.annotations[HASH])
+    new, mirror = pod.wait_running(other_than=old), pod.wait_for_new_mirror(old_mirror.metadata.uid)
     assert new.created_at - edited_at >= timedelta(seconds=GRACE)
     assert mirror.metadata.labels["version"] == "2"
     assert mirror.metadata.annotations[HASH] != old_mirror.metadata.annotations[HASH]
@@ -154,6 +155,7 @@ def test_host_network_pod_whose_container_is_renamed_is_replaced_and_becomes_rea
 
     pod.rewrite(pod.manifest.with_container_renamed("app", "upgraded"))
 
+    pod.wait_replaced(old.metadata.annotations[HASH])
     new = pod.wait_for_mirror(
         lambda m: m.metadata.uid != old.metadata.uid and m.status.phase == "Running" and containers_ready(m),
         "recreated, Running and Ready",

@@ -142,6 +142,7 @@ def test_updated_static_pod_gets_a_new_mirror_whose_generation_stays_1(
 
     pod.rewrite(UPDATES[update](pod.manifest, static_pods.image))
 
+    pod.wait_replaced(old.metadata.annotations[HASH])
     new = pod.wait_for_new_mirror(old.metadata.uid)
     generations = (new.metadata.generation, new.status.observed_generation)
     if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= FIRST_MINOR_WITH_POD_GENERATION:

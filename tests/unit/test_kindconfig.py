@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.cluster import kindconfig
+from harness.cluster import cni, kindconfig
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
 from harness.paths import KIND_CONFIGS
@@ -35,15 +35,35 @@ def test_host_patches_where_needed():
     )
 
 
-def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_user_patches():
+def test_offline_image_gets_no_default_cni_no_kube_proxy_no_coredns_and_keeps_user_patches(
+    tmp_path: Path, monkeypatch
+):
+    monkeypatch.setenv("STATIC_POD_HARNESS_CACHE", str(tmp_path))
     config = kindconfig.load(KIND_CONFIGS / "multi-node.yaml")
     config["kubeadmConfigPatches"] = ["kind: ClusterConfiguration\n"]
     rendered = kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
     assert rendered["networking"] == {"disableDefaultCNI": True, "kubeProxyMode": "none"}
     assert rendered["kubeadmConfigPatches"][0] == "kind: ClusterConfiguration\n"
     assert "- preflight" in rendered["kubeadmConfigPatches"][1]
-    assert rendered["nodes"] == config["nodes"]
+    assert 'allocate-node-cidrs: "false"' in rendered["kubeadmConfigPatches"][2]
+    assert [n["role"] for n in rendered["nodes"]] == ["control-plane", "worker", "worker"]
+    assert rendered["nodes"][2]["kubeadmConfigPatches"] == config["nodes"][2]["kubeadmConfigPatches"]
+    assert [n["extraMounts"][0]["containerPath"] for n in rendered["nodes"]] == [cni.CONFIG_PATH] * 3
     assert config["kubeadmConfigPatches"] == ["kind: ClusterConfiguration\n"]  # input untouched
+    assert "extraMounts" not in config["nodes"][0]
+
+
+def test_offline_pod_ranges_come_from_the_configs_pod_subnet(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("STATIC_POD_HARNESS_CACHE", str(tmp_path))
+    config = {
+        **kindconfig.load(KIND_CONFIGS / "single-node.yaml"),
+        "networking": {"podSubnet": "10.96.128.0/17"},
+    }
+    rendered = kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
+    assert rendered["nodes"][0]["extraMounts"][0]["hostPath"].endswith("10.96.128.0_24.conflist")
+    config["networking"] = {"podSubnet": "fd00:10:244::/56"}
+    with pytest.raises(HarnessError, match="offline node image's pod network takes one IPv4 subnet"):
+        kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
 
 
 HEADER = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
