@@ -4,7 +4,7 @@ A test's fixtures take away at once what it made (manifest files removed, namesp
 but do not wait there until the kubelet and the API server have finished removing it: those
 waits are queued here and run after the next test, by when what they wait for has nearly always
 happened, so each costs one look. The kubelet stops one test's pods while the next test runs,
-instead of every test waiting for its own (about 3 s a test, measured on the quick loop).
+instead of every test waiting for its own (2.5 s a test on the quick loop, measured).
 
 Everything queued is waited for before the next test whenever that test could see the
 difference: a disruptive one, one on another cluster, and at the end of the run (in an xdist
