@@ -127,18 +127,22 @@ def test_manifest_removed_and_put_back_at_once_runs_again_with_restart_count_1_a
     static_pods,
 ):
     """mirror_pod_test.go "should successfully recreate when file is removed and recreated" (the same
-    content is the same pod UID: its container restarts once); k/k #104648, #107733."""
+    content is the same pod UID: its container restarts once); k/k #104648, #107733. A kubelet race
+    can make the count 0 (README, parity table): the assertion stays upstream's."""
     pod = static_pods.place(static_pods.manifest())
-    mirror, _ = pod.wait_up()
+    mirror, old = pod.wait_up()
 
     pod.remove_file()
     pod.rewrite(pod.manifest)
 
-    again = pod.wait_for_mirror(
-        lambda m: m.status.phase == "Running" and restarted(m) and containers_ready(m),
-        "Running, Ready, restarted once",
+    new = pod.wait_running(other_than=old)  # the kubelet stopped the pod and started it again
+    assert pod.wait_mirror_agrees().id == new.id
+    again = pod.mirror()
+    assert again.metadata.uid == mirror.metadata.uid
+    assert _restart_counts(again) == [1], (
+        "the kubelet removed the old container (its ContainerDied event, for a pod it had removed) "
+        "before its housekeeping restarted the pod, so the new one counts from 0"
     )
-    assert (again.metadata.uid, _restart_counts(again)) == (mirror.metadata.uid, [1])
     hold_for(
         lambda: (pod.mirror().status.phase, _restart_counts(pod.mirror())),
         window=STAYS_RUNNING,
