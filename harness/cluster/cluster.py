@@ -30,7 +30,7 @@ class Cluster:
     image: str | None
     # Whether creating it also created kind's docker network (then deleting it removes that too).
     made_network: bool = False
-    # Set once the cluster is gone (deleted on an interrupt): clean-ups then have nothing to do.
+    # Set once the cluster is gone (deleted at the end or on an interrupt): clean-ups have nothing to do.
     deleted: bool = False
     _nodes: dict[str, Node] = field(default_factory=dict, init=False)
 

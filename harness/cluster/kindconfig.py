@@ -83,7 +83,8 @@ def load(path: Path) -> dict[str, Any]:
 def render(
     config: dict[str, Any], *, version: KubeVersion, host: HostFacts, offline_image: bool
 ) -> dict[str, Any]:
-    """A new config with the patches this host and image need (the input is not changed)."""
+    """A new config with the patches this host and image need (the input is not changed). For the
+    offline image it also writes the nodes' CNI configs to the cache, where their mounts point."""
     out = {**config}
     containerd = list(out.get("containerdConfigPatches", []))
     kubeadm = list(out.get("kubeadmConfigPatches", []))
@@ -94,7 +95,8 @@ def render(
     if offline_image:
         networking = out.get("networking", {})
         out["networking"] = {**networking, "disableDefaultCNI": True, "kubeProxyMode": "none"}
-        out["nodes"] = cni.mount_configs(out.get("nodes") or [{}], _pod_subnet(networking))
+        nodes = out.get("nodes") or [{}]
+        out["nodes"] = cni.mount_configs(nodes, _pod_subnet(networking, len(nodes)))
         kubeadm += [OFFLINE_SKIP_PHASES_PATCH, cni.NO_NODE_CIDRS_PATCH]
     if containerd:
         out["containerdConfigPatches"] = containerd
@@ -103,17 +105,25 @@ def render(
     return out
 
 
-def _pod_subnet(networking: dict[str, Any]) -> str:
-    subnet = str(networking.get("podSubnet", cni.KIND_POD_SUBNET))
+def _pod_subnet(networking: dict[str, Any], nodes: int) -> str:
+    """The podSubnet, if the offline pod network can take it: IPv4, a /24 for each node."""
+    family, subnet = networking.get("ipFamily", "ipv4"), str(networking.get("podSubnet", cni.KIND_POD_SUBNET))
     try:
-        if ipaddress.ip_network(subnet).version == 4:
-            return subnet
+        network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = ipaddress.ip_network(subnet)
     except ValueError:
-        pass
-    raise HarnessError(
-        f"kind config: podSubnet {subnet!r}: the offline node image's pod network takes one IPv4 "
-        "subnet (e.g. 10.244.0.0/16); use the official image for others (NODE_IMAGE=official)"
-    )
+        network = None
+    if (
+        family != "ipv4"
+        or not isinstance(network, ipaddress.IPv4Network)
+        or network.prefixlen > 24
+        or (2 ** (24 - network.prefixlen) < nodes)
+    ):
+        raise HarnessError(
+            f"kind config: ipFamily {family}, podSubnet {subnet}: the offline node image's pod network "
+            f"takes ipFamily ipv4 and an IPv4 podSubnet with a /24 for each of the {nodes} nodes (e.g. "
+            "10.244.0.0/16); use the official image for others (NODE_IMAGE=official)"
+        )
+    return subnet
 
 
 def node_count(config: dict[str, Any]) -> int:

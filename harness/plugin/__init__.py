@@ -67,6 +67,8 @@ PYTEST_KIND = "pytest-kind"
 # Deliberate seconds (harness.waiting.deliberate) when a test's set-up began: its share, set-up and
 # clean-up included, becomes its DELIBERATE_WAIT property; `make speed` subtracts them.
 DELIBERATE_AT_START = pytest.StashKey[float]()
+# Each collected test's kind config, by node id (only tests on the plugin's clusters).
+KIND_CONFIGS = pytest.StashKey[dict[str, Path]]()
 MARKERS = (
     "disruptive: restarts the kubelet, the container runtime or the API server; runs after the rest",
     "slow: takes more than a minute",
@@ -167,6 +169,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = [i for i in items if i not in dropped]
             ours = [i for i in ours if i not in dropped]
     configs = {item.nodeid: kind_config_of(item, settings) for item in ours}
+    config.stash[KIND_CONFIGS] = configs
     parallel.write_groups(
         config, {nodeid: path.stem for nodeid, path in configs.items() if path != settings.kind_config}
     )
@@ -214,18 +217,28 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
-    """Once the test's fixtures are torn down: the clean-up waits that are due (settling.py). The
+    """Once the test's fixtures are torn down: the clean-up steps that are due (settling.py). The
     test's own may finish while the next test runs, if that one is on the same cluster and not
-    disruptive."""
-    yield
-    if uses_clusters(item):
-        settings = run_settings(item.config)
+    disruptive. A failed fixture teardown stays the error; a clean-up failure is added as a note."""
+    try:
+        yield
+    except BaseException as failure:
+        try:
+            _settle(item, nextitem)
+        except Exception as also:
+            failure.add_note(f"the clean-up steps due then failed too: {also}")
+        raise
+    _settle(item, nextitem)
+
+
+def _settle(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    configs = item.config.stash.get(KIND_CONFIGS, {})
+    if item.nodeid in configs:  # a test on the plugin's clusters
         settling.settle(
             item,
             keep_own=nextitem is not None
-            and uses_clusters(nextitem)
             and nextitem.get_closest_marker("disruptive") is None
-            and kind_config_of(nextitem, settings) == kind_config_of(item, settings),
+            and configs.get(nextitem.nodeid) == configs[item.nodeid],
         )
 
 

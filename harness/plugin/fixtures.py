@@ -102,7 +102,13 @@ def static_pod_provisioner(
     on_interrupt(made.abort)
     yield made
     with progress_shown(pytestconfig):
-        made.close()
+        try:
+            settling.flush(pytestconfig)  # the last tests' clean-up, while their clusters are there
+        except Exception:
+            pytestconfig.stash[FAILED] = True  # so that close() exports the clusters' logs
+            raise
+        finally:
+            made.close()
 
 
 def _no_cluster(settings: Settings, exc: HarnessError) -> NoReturn:

@@ -1,16 +1,16 @@
 """Clean-up that finishes while the next test runs.
 
-A test's fixtures take away at once what it made (manifest files removed, namespaces deleted),
-but do not wait there until the kubelet and the API server have finished removing it: those
-waits are queued here and run after the next test, by when what they wait for has nearly always
-happened, so each costs one look. The kubelet stops one test's pods while the next test runs,
-instead of every test waiting for its own (2.5 s a test on the quick loop, measured).
+A test's fixtures take away at once what it made (its manifest files), but do not wait there
+until the kubelet and the API server have finished removing it: those steps are queued here and
+run after the next test, by when the kubelet has nearly always finished, so each wait costs one
+look. The kubelet stops one test's pods while the next test runs, instead of every test waiting
+for its own (2.5 s a test on the quick loop, measured).
 
-Everything queued is waited for before the next test whenever that test could see the
-difference: a disruptive one, one on another cluster, and at the end of the run (in an xdist
-worker, whenever its queue of tests runs dry). A wait that fails fails the teardown it runs in,
-with a note naming the test that queued it. Waits for a cluster that is gone (deleted on an
-interrupt) are dropped.
+Everything queued runs before the next test whenever that test could see the difference: a
+disruptive one, or one on another cluster; and at the end of the run, before the clusters are
+released (flush, from the provisioner fixture). A disruptive test cleans up at once. A step that
+fails fails the teardown it runs in, and its message names the test whose clean-up it is. Steps
+for a cluster that is gone (deleted on an interrupt) are dropped.
 """
 
 from __future__ import annotations
@@ -26,37 +26,47 @@ from harness.errors import run_each
 QUEUE = pytest.StashKey[list["Queued"]]()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Queued:
     nodeid: str  # the test whose clean-up this finishes
     cluster: Cluster
-    check: Callable[[], None]
+    step: Callable[[], None]
 
 
-def defer(request: pytest.FixtureRequest, cluster: Cluster, checks: list[Callable[[], None]]) -> None:
-    """Queue `checks` (waits) that finish this test's clean-up on `cluster`."""
+def defer(request: pytest.FixtureRequest, cluster: Cluster, steps: list[Callable[[], None]]) -> None:
+    """Queue `steps` that finish this test's clean-up on `cluster`, in this order."""
     queue = request.config.stash.setdefault(QUEUE, [])
-    queue += [Queued(request.node.nodeid, cluster, check) for check in checks]
+    queue += [Queued(request.node.nodeid, cluster, step) for step in steps]
 
 
 def settle(item: pytest.Item, *, keep_own: bool) -> None:
-    """After `item`'s fixtures are torn down: run the queued waits, except `item`'s own when
-    `keep_own` (the next test may run while they finish). Every wait runs even when one fails."""
+    """After `item`'s fixtures are torn down: run the queued steps, except `item`'s own when
+    `keep_own` (the next test may run while they finish). Every step runs even when one fails."""
     queue = item.config.stash.get(QUEUE, [])
-    due = [q for q in queue if not (keep_own and q.nodeid == item.nodeid)]
-    item.config.stash[QUEUE] = [q for q in queue if q not in due]
-    run_each([_noted(q, item.nodeid) for q in due if not q.cluster.deleted], "clean-up")
+    kept = [q for q in queue if keep_own and q.nodeid == item.nodeid]
+    item.config.stash[QUEUE] = kept
+    _run([q for q in queue if q not in kept], item.nodeid)
 
 
-def _noted(queued: Queued, checked_in: str) -> Callable[[], None]:
-    """The check; a failure in another test's teardown names the test whose clean-up it is."""
+def flush(config: pytest.Config) -> None:
+    """Run everything queued (the end of the run)."""
+    _run(config.stash.get(QUEUE, []), None)
+    config.stash[QUEUE] = []
 
-    def check() -> None:
+
+def _run(due: list[Queued], checked_in: str | None) -> None:
+    run_each([_named(q, checked_in) for q in due if not q.cluster.deleted], "clean-up")
+
+
+def _named(queued: Queued, checked_in: str | None) -> Callable[[], None]:
+    """The step; its failure outside its own test's teardown says whose clean-up failed."""
+
+    def step() -> None:
         try:
-            queued.check()
+            queued.step()
         except Exception as error:
-            if queued.nodeid != checked_in:
-                error.add_note(f"(the clean-up of {queued.nodeid}, finished after the next test)")
-            raise
+            if queued.nodeid == checked_in:
+                raise
+            raise AssertionError(f"the clean-up of {queued.nodeid}, run after it: {error}") from error
 
-    return check
+    return step

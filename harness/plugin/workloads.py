@@ -3,7 +3,8 @@ directories on nodes, a reconfigured kubelet.
 
 Each undoes what it did at teardown. pytest tears fixtures down in the reverse order of their
 set-up, so a test that lists one of these before `static_pods` gets its static pods removed
-first (while the namespace, the directory or the kubelet configuration still exist).
+first (while the namespace, the directory or the kubelet configuration still exist). Namespaces
+are deleted after the static pods' own clean-up, while the next test runs (harness.plugin.settling).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
+from harness.errors import run_each
 from harness.node import Node
 from harness.plugin import settling
 from harness.staticpods.manifest import unique_name
@@ -40,33 +42,31 @@ class Namespaces:
         self.created.append(name)
         return name
 
-    def delete(self) -> None:
-        for name in self.created:
-            self.core.delete_namespace(name)
+    def deletions(self) -> list[Callable[[], None]]:
+        """One step a namespace: delete it, and wait until the namespace controller has removed it."""
+        return [lambda name=name: self._delete(name) for name in self.created]
 
-    def gone_checks(self) -> list[Callable[[], None]]:
-        """Waits, one a namespace, until the namespace controller has removed it: for after delete."""
-        return [
-            lambda name=name: watch_until(
-                self.core.list_namespace,
-                lambda ns: ns is None,
-                timeout=NAMESPACE_TIMEOUT,
-                expected=f"namespace {name} deleted",
-                field_selector=f"metadata.name={name}",
-            )
-            for name in self.created
-        ]
+    def _delete(self, name: str) -> None:
+        self.core.delete_namespace(name)
+        watch_until(
+            self.core.list_namespace,
+            lambda ns: ns is None,
+            timeout=NAMESPACE_TIMEOUT,
+            expected=f"namespace {name} deleted",
+            field_selector=f"metadata.name={name}",
+        )
 
 
 @pytest.fixture
 def test_namespaces(request: pytest.FixtureRequest, kind_cluster_ready: Cluster) -> Iterator[Namespaces]:
-    """create(name=None): a namespace for this test (a fresh name by default); deleted after it, and
-    waited gone while the next test runs (harness.plugin.settling)."""
+    """create(name=None): a namespace for this test (a fresh name by default); deleted after it: at
+    once after a disruptive test, else while the next test runs (harness.plugin.settling)."""
     made = Namespaces(kind_cluster_ready.core)
     yield made
-    settling.defer(request, kind_cluster_ready, made.gone_checks())
-    if not kind_cluster_ready.deleted:
-        made.delete()
+    if not request.node.get_closest_marker("disruptive"):
+        settling.defer(request, kind_cluster_ready, made.deletions())
+    elif not kind_cluster_ready.deleted:
+        run_each(made.deletions(), "deleting the test's namespaces")
 
 
 @dataclass

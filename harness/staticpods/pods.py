@@ -209,7 +209,7 @@ class StaticPod:
         Between the two the kubelet waits on purpose, and that wait counts as deliberate: it does not
         start a static pod while another of the same full name still holds it, and looks again only
         after its pod worker's back-off, 10 s plus up to half of it as jitter (pod_workers.go
-        allowPodStart, kubelet.go backOffPeriod)."""
+        allowPodStart, kubelet.go backOffPeriod). The new sandbox's creation (about 0.1 s) falls in it."""
         poll_until(
             lambda: not any(c.running and c.pod_uid == old_uid for c in self.containers()),
             timeout=NODE_TIMEOUT,
@@ -471,7 +471,7 @@ class StaticPods:
         return [step for pod in self.placed for step in (pod.wait_containers_gone, pod.wait_for_mirror_gone)]
 
     def cleanup(self) -> None:
-        """remove_files, then every gone_check: the node is as it was before."""
+        """remove_files, then every gone_check (each tried even when one fails): the node is as it
+        was before."""
         if not self.cluster.deleted:
-            self.remove_files()
-            run_each(self.gone_checks(), "waiting for the static pods to go")
+            run_each([self.remove_files, *self.gone_checks()], "static pod clean-up")

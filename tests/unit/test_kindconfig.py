@@ -61,8 +61,35 @@ def test_offline_pod_ranges_come_from_the_configs_pod_subnet(tmp_path: Path, mon
     }
     rendered = kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
     assert rendered["nodes"][0]["extraMounts"][0]["hostPath"].endswith("10.96.128.0_24.conflist")
-    config["networking"] = {"podSubnet": "fd00:10:244::/56"}
-    with pytest.raises(HarnessError, match="offline node image's pod network takes one IPv4 subnet"):
+
+
+@pytest.mark.parametrize(
+    "networking",
+    [
+        {"podSubnet": "fd00:10:244::/56"},
+        {"ipFamily": "dual"},
+        {"podSubnet": "10.244.0.0/25"},
+        {"podSubnet": "x"},
+    ],
+)
+def test_an_offline_pod_network_that_cannot_be_made_is_one_clear_error(
+    tmp_path: Path, monkeypatch, networking
+):
+    monkeypatch.setenv("STATIC_POD_HARNESS_CACHE", str(tmp_path))
+    config = {**kindconfig.load(KIND_CONFIGS / "single-node.yaml"), "networking": networking}
+    with pytest.raises(
+        HarnessError, match="offline node image's pod network takes ipFamily ipv4 and an IPv4"
+    ):
+        kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
+
+
+def test_an_offline_pod_subnet_needs_a_24_for_each_node(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("STATIC_POD_HARNESS_CACHE", str(tmp_path))
+    config = {
+        **kindconfig.load(KIND_CONFIGS / "multi-node.yaml"),
+        "networking": {"podSubnet": "10.244.0.0/23"},
+    }
+    with pytest.raises(HarnessError, match="with a /24 for each of the 3 nodes"):
         kindconfig.render(config, version=V134, host=CAPABLE, offline_image=True)
 
 
