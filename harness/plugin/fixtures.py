@@ -9,6 +9,7 @@ captures output during fixture set-up.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -19,7 +20,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.cluster.cluster import Cluster
 from harness.dockerclient import docker_client
-from harness.errors import HarnessError
+from harness.errors import HarnessError, run_each
 from harness.interrupts import handle_interrupts, on_interrupt
 from harness.plugin import settling
 from harness.plugin.options import Settings, settings_from_options
@@ -190,8 +191,5 @@ def static_pods(
     pods = StaticPods(kind_cluster_ready, static_pod_test_image)
     request.node.stash[PODS] = pods
     yield pods
-    if request.node.get_closest_marker("disruptive"):
-        pods.cleanup()
-    else:
-        settling.defer(request, kind_cluster_ready, pods.gone_checks())
-        pods.remove_files()
+    finish = functools.partial(settling.finish, request, kind_cluster_ready, pods.gone_checks())
+    run_each([pods.remove_files, finish], "static pod clean-up")  # the waits even when a removal failed

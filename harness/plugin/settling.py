@@ -33,10 +33,14 @@ class Queued:
     step: Callable[[], None]
 
 
-def defer(request: pytest.FixtureRequest, cluster: Cluster, steps: list[Callable[[], None]]) -> None:
-    """Queue `steps` that finish this test's clean-up on `cluster`, in this order."""
-    queue = request.config.stash.setdefault(QUEUE, [])
-    queue += [Queued(request.node.nodeid, cluster, step) for step in steps]
+def finish(request: pytest.FixtureRequest, cluster: Cluster, steps: list[Callable[[], None]]) -> None:
+    """`steps` finish this test's clean-up on `cluster`, in this order: run now after a disruptive
+    test, else queued."""
+    if request.node.get_closest_marker("disruptive") is None:
+        queue = request.config.stash.setdefault(QUEUE, [])
+        queue += [Queued(request.node.nodeid, cluster, step) for step in steps]
+    elif not cluster.deleted:
+        run_each(steps, "clean-up")
 
 
 def settle(item: pytest.Item, *, keep_own: bool) -> None:

@@ -18,7 +18,6 @@ import pytest
 from kubernetes import client as k8s
 
 from harness.cluster.cluster import Cluster
-from harness.errors import run_each
 from harness.node import Node
 from harness.plugin import settling
 from harness.staticpods.manifest import unique_name
@@ -63,10 +62,7 @@ def test_namespaces(request: pytest.FixtureRequest, kind_cluster_ready: Cluster)
     once after a disruptive test, else while the next test runs (harness.plugin.settling)."""
     made = Namespaces(kind_cluster_ready.core)
     yield made
-    if not request.node.get_closest_marker("disruptive"):
-        settling.defer(request, kind_cluster_ready, made.deletions())
-    elif not kind_cluster_ready.deleted:
-        run_each(made.deletions(), "deleting the test's namespaces")
+    settling.finish(request, kind_cluster_ready, made.deletions())
 
 
 @dataclass

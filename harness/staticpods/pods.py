@@ -192,11 +192,14 @@ class StaticPod:
             interval=self.poll_interval,
         )
 
-    def wait_containers_gone(self) -> None:
+    def wait_containers_gone(self, pod_uid: str | None = None) -> None:
+        """No container of this pod runs on the node; with `pod_uid`, none of that pod's (UID)."""
         poll_until(
-            lambda: not any(c.state == "CONTAINER_RUNNING" for c in self.containers()),
+            lambda: not any(c.running and pod_uid in (None, c.pod_uid) for c in self.containers()),
             timeout=NODE_TIMEOUT,
-            expected=f"no running container of {self.mirror_name} on {self.node.name}",
+            expected=f"no running container of {self.mirror_name}"
+            + (f"'s pod {pod_uid}" if pod_uid else "")
+            + f" on {self.node.name}",
             describe=self.describe,
             retry_on=(NodeCommandError,),
             interval=self.poll_interval,
@@ -210,14 +213,7 @@ class StaticPod:
         start a static pod while another of the same full name still holds it, and looks again only
         after its pod worker's back-off, 10 s plus up to half of it as jitter (pod_workers.go
         allowPodStart, kubelet.go backOffPeriod). The new sandbox's creation (about 0.1 s) falls in it."""
-        poll_until(
-            lambda: not any(c.running and c.pod_uid == old_uid for c in self.containers()),
-            timeout=NODE_TIMEOUT,
-            expected=f"no running container of {self.mirror_name}'s old pod {old_uid} on {self.node.name}",
-            describe=self.describe,
-            retry_on=(NodeCommandError,),
-            interval=self.poll_interval,
-        )
+        self.wait_containers_gone(old_uid)
         with deliberate():
             poll_until(
                 lambda: any(
@@ -460,7 +456,7 @@ class StaticPods:
                     lambda n=node, p=path: n.file(p).remove(missing_ok=True)
                     for node, path in self.extra_files
                 ),
-                *(lambda p=pod: p.remove_file() for pod in self.placed),
+                *(pod.remove_file for pod in self.placed),
             ],
             "removing the static pods' files",
         )
