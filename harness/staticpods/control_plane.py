@@ -25,6 +25,8 @@ from harness.waiting import poll_until, scaled
 
 APISERVER_MANIFEST = "kube-apiserver.yaml"
 APISERVER_CONTAINER = "kube-apiserver"
+# kubeadm labels each of its control-plane static pods (manifests/manifests.go, staticpod utils).
+CONTROL_PLANE_LABEL = {"tier": "control-plane"}
 # Where the manifest waits while the API server is down: root's home, outside any staticPodPath,
 # under a name that says who put it there.
 PARKED_MANIFEST = "/root/kube-apiserver.yaml.parked-by-static-pod-harness"
@@ -94,6 +96,36 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
                 if node.file(PARKED_MANIFEST).exists:
                     node.move(PARKED_MANIFEST, manifest)
                 wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+
+
+@contextmanager
+def control_plane_restored(cluster: Cluster) -> Iterator[None]:
+    """For a body that may take the control plane's static pods down with it (a containerd restart:
+    containerd 1.7 cleans some running sandboxes up as "leaked shims", and the kubelet recreates them,
+    the API server's after its pod worker's back-off). Afterwards, whatever happens, every control-plane
+    static pod that ran in a ready sandbox before runs in one again and the API server is ready: the
+    test's own checks, and the clean-up after it, talk to the control plane that came back.
+    """
+    node = cluster.control_plane
+    before = _ready_control_plane_pods(node)
+    try:
+        yield
+    finally:
+        with signals_held(f"waiting for the control plane on {node.name} to be back"):
+            if not node.gone():
+                poll_until(
+                    lambda: before <= _ready_control_plane_pods(node),
+                    timeout=START_TIMEOUT,
+                    expected=f"a ready sandbox again for each of {', '.join(sorted(before))} on {node.name}",
+                    describe=lambda: "ready: " + ", ".join(sorted(_ready_control_plane_pods(node))),
+                    retry_on=(NodeCommandError,),
+                    interval=_PROBE_INTERVAL,
+                )
+                wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+
+
+def _ready_control_plane_pods(node: Node) -> set[str]:
+    return {sandbox.name for sandbox in node.crictl.pods(label=CONTROL_PLANE_LABEL, state="ready")}
 
 
 def repair_parked_api_server(cluster: Cluster) -> None:

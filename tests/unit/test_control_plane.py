@@ -8,7 +8,8 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import MaxRetryError
 
-from harness.staticpods.control_plane import api_server_ready, wait_api_server
+from harness.node.crictl import PodSandbox
+from harness.staticpods.control_plane import api_server_ready, control_plane_restored, wait_api_server
 from harness.waiting import WaitTimeout
 
 
@@ -59,3 +60,63 @@ def test_waiting_for_the_api_server_down_says_so_on_timeout() -> None:
     ):
         wait_api_server(FakeApi(200), ready=False, timeout=0)  # type: ignore[arg-type]
     wait_api_server(FakeApi(ConnectionRefusedError()), ready=False, timeout=0)  # type: ignore[arg-type]
+
+
+class FakeCrictl:
+    """Answers each `pods` call with the next list of ready sandbox names (the last one repeats)."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+        self.calls: list[dict[str, Any]] = []
+
+    def pods(self, **filters: Any) -> list[PodSandbox]:
+        self.calls.append(filters)
+        names = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return [PodSandbox(f"id-{n}", n, "kube-system", f"uid-{n}", "SANDBOX_READY", None, 0) for n in names]
+
+
+class FakeNode:
+    name = "cp"
+
+    def __init__(self, crictl: FakeCrictl) -> None:
+        self.crictl = crictl
+
+    def gone(self) -> bool:
+        return False
+
+
+class FakeCluster:
+    def __init__(self, crictl: FakeCrictl, api: FakeApi) -> None:
+        self.control_plane = FakeNode(crictl)
+        self.api = api
+
+
+CONTROL_PLANE = ["etcd-cp", "kube-apiserver-cp", "kube-scheduler-cp"]
+
+
+def test_control_plane_restored_waits_until_every_control_plane_pod_is_ready_again(monkeypatch) -> None:
+    monkeypatch.setattr("harness.staticpods.control_plane._PROBE_INTERVAL", 0)
+    crictl = FakeCrictl(CONTROL_PLANE, ["etcd-cp"], ["etcd-cp", "kube-scheduler-cp"], CONTROL_PLANE)
+    api = FakeApi(200)
+
+    with control_plane_restored(FakeCluster(crictl, api)):  # type: ignore[arg-type]
+        pass
+
+    assert len(crictl.calls) == 4
+    assert crictl.calls[0] == {"label": {"tier": "control-plane"}, "state": "ready"}
+    assert api.requests == [("GET", "https://api/readyz")]
+
+
+def test_control_plane_restored_waits_after_a_failing_body_too_and_names_what_is_missing(monkeypatch) -> None:
+    monkeypatch.setattr("harness.staticpods.control_plane.START_TIMEOUT", 0)
+    crictl = FakeCrictl(CONTROL_PLANE, ["etcd-cp"])
+
+    cluster = FakeCluster(crictl, FakeApi(200))
+    with pytest.raises(WaitTimeout) as timeout, control_plane_restored(cluster):  # type: ignore[arg-type]
+        raise RuntimeError("the body failed")
+
+    assert "a ready sandbox again for each of etcd-cp, kube-apiserver-cp, kube-scheduler-cp" in str(
+        timeout.value
+    )
+    assert "ready: etcd-cp" in str(timeout.value)
+    assert isinstance(timeout.value.__context__, RuntimeError)
