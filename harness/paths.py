@@ -40,7 +40,10 @@ def find_kind(given: str | None) -> Path:
     return Path(on_path) if on_path else DEFAULT_KIND_BIN
 
 
+CACHE_ENV = "STATIC_POD_HARNESS_CACHE"
+
+
 def cache_dir() -> Path:
     """The harness's cache: built binaries and images' stages, cluster records, CNI configs."""
     default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "static-pod-harness"
-    return Path(os.environ.get("STATIC_POD_HARNESS_CACHE", default))
+    return Path(os.environ.get(CACHE_ENV, default))

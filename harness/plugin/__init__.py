@@ -23,6 +23,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
+from harness.paths import CACHE_ENV, cache_dir
 from harness.plugin import diagnostics, parallel, settling
 from harness.plugin.fixtures import (
     FAILED,
@@ -134,6 +135,15 @@ def pytest_configure(config: pytest.Config) -> None:
     parallel.configure(config)
 
 
+def _pin_cache_dir(config: pytest.Config) -> None:
+    """The harness's cache stays where it is now until the run ends, for this process and its children:
+    a test that moves HOME (pytester's fixture does) must not make the provisioner forget a cluster
+    record, or write the next cluster's CNI configs, anywhere but where the run began."""
+    pinned = pytest.MonkeyPatch()
+    pinned.setenv(CACHE_ENV, str(cache_dir()))
+    config.add_cleanup(pinned.undo)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Claims onto each test's user_properties. Then, only if tests use the plugin's clusters: the
     options and their kind configs are checked, and those tests grouped by the cluster they need
@@ -155,6 +165,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         config.stash[RESULTS].start(collect_only=config.option.collectonly)
     if not ours:
         return
+    _pin_cache_dir(config)
     settings = run_settings(config)
     if settings.reuse_cluster:
         dropped = [i for i in ours if kind_config_of(i, settings) != settings.kind_config]

@@ -3,7 +3,12 @@
 Options are checked only when a collected test uses the plugin's cluster fixtures, so the inner
 runs here collect such tests (--collect-only: nothing runs, nothing is provisioned)."""
 
+from types import SimpleNamespace
+
 import pytest
+
+from harness.paths import CACHE_ENV, cache_dir
+from harness.plugin import _pin_cache_dir
 
 USES_A_CLUSTER = """
 def test_on_a_cluster(kind_cluster_ready): pass
@@ -146,3 +151,18 @@ def test_reusing_a_cluster_deselects_tests_that_need_another_config(pytester, ki
     pytester.makepyfile(test_order=ORDERED)
     result = pytester.runpytest_inprocess("--collect-only", "-q", "--reuse-cluster=mine", kind_bin)
     result.stdout.fnmatch_lines(["*4/5 tests collected (1 deselected)*"])
+
+
+def test_the_cache_stays_where_the_run_began_when_a_test_moves_home(monkeypatch, tmp_path) -> None:
+    """pytester's fixture moves HOME: a cluster recorded before must be forgotten in the same place."""
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "before"))
+    cleanups: list = []
+
+    _pin_cache_dir(SimpleNamespace(add_cleanup=cleanups.append))  # type: ignore[arg-type]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "moved"))
+
+    assert cache_dir() == tmp_path / "before" / "static-pod-harness"
+    for undo in cleanups:
+        undo()
+    assert cache_dir() == tmp_path / "moved" / "static-pod-harness"
