@@ -102,26 +102,27 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
 def control_plane_restored(cluster: Cluster) -> Iterator[None]:
     """For a body that may take the control plane's static pods down with it (a containerd restart:
     containerd 1.7 cleans some running sandboxes up as "leaked shims", and the kubelet recreates them,
-    the API server's after its pod worker's back-off). Afterwards, whatever happens, every control-plane
-    static pod that ran in a ready sandbox before runs in one again and the API server is ready: the
-    test's own checks, and the clean-up after it, talk to the control plane that came back.
+    the API server's after about 30 s). After the body, each control-plane static pod that had a ready
+    sandbox before has one again, and the API server answers ready: the test's own checks, and the
+    clean-up after it, talk to the control plane that came back.
+
+    A sandbox containerd cleaned up is no longer ready by the time it answers again (it recovers its
+    state before it serves CRI), and the kubelet kills an old API server before it makes the new
+    sandbox: so /readyz, asked once each pod is back, is answered by the new API server. A body that
+    fails is not waited after: its failure is the test's, and an interrupt deletes the cluster anyway.
     """
     node = cluster.control_plane
     before = _ready_control_plane_pods(node)
-    try:
-        yield
-    finally:
-        with signals_held(f"waiting for the control plane on {node.name} to be back"):
-            if not node.gone():
-                poll_until(
-                    lambda: before <= _ready_control_plane_pods(node),
-                    timeout=START_TIMEOUT,
-                    expected=f"a ready sandbox again for each of {', '.join(sorted(before))} on {node.name}",
-                    describe=lambda: "ready: " + ", ".join(sorted(_ready_control_plane_pods(node))),
-                    retry_on=(NodeCommandError,),
-                    interval=_PROBE_INTERVAL,
-                )
-                wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+    yield
+    poll_until(
+        lambda: before <= _ready_control_plane_pods(node),
+        timeout=START_TIMEOUT,
+        expected=f"a ready sandbox again for each of {', '.join(sorted(before))} on {node.name}",
+        describe=lambda: "ready: " + ", ".join(sorted(_ready_control_plane_pods(node))),
+        retry_on=(NodeCommandError,),
+        interval=_PROBE_INTERVAL,
+    )
+    wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
 
 
 def _ready_control_plane_pods(node: Node) -> set[str]:
