@@ -9,12 +9,14 @@ another Transport.
 from __future__ import annotations
 
 import io
+import socket
 import tarfile
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from docker.errors import NotFound
 from docker.models.containers import Container
+from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
 
 from harness.errors import HarnessError
 
@@ -42,6 +44,14 @@ class Transport(Protocol):
         ...
 
 
+# Every command first waits for one line on its stdin, sent only once docker has answered the
+# exec's start request. docker-py's exec_run reads an exec's output from the raw socket, past the
+# buffered reader that parsed the answer's headers: output that arrived before those headers were
+# read (a client slowed down for a moment, as on a busy CI machine) is lost without a trace, exit
+# code 0 with empty stdout (docker/docker-py#2042, #3332, both open). Gated, nothing can arrive early.
+STDIN_GATE = ("sh", "-c", 'read -r _ && exec "$@"', "sh")
+
+
 class DockerTransport:
     """A node that is a docker container on this host (kind's nodes)."""
 
@@ -56,8 +66,14 @@ class DockerTransport:
         return self.container.name
 
     def exec(self, argv: list[str]) -> tuple[int, bytes, bytes]:
-        exit_code, (stdout, stderr) = self.container.exec_run(argv, demux=True)
-        return exit_code, stdout or b"", stderr or b""
+        api = self.container.client.api
+        exec_id = api.exec_create(self.container.id, [*STDIN_GATE, *argv], stdin=True)["Id"]
+        connection = api.exec_start(exec_id, socket=True)
+        try:
+            stdout, stderr = _open_gate_and_read(connection)
+        finally:
+            connection.close()
+        return api.exec_inspect(exec_id)["ExitCode"], stdout, stderr
 
     def put(self, directory: str, name: str, data: bytes, mode: int) -> None:
         try:
@@ -73,6 +89,18 @@ class DockerTransport:
         except NotFound:
             return True
         return False
+
+
+def _open_gate_and_read(connection: Any) -> tuple[bytes, bytes]:
+    """Send the gate line, close the command's stdin, and read its stdout and stderr to the end
+    (as exec_run would: the commands Shell runs are bounded by their own `timeout`)."""
+    raw = getattr(connection, "_sock", connection)  # docker-py hands back a SocketIO on a unix socket
+    raw.settimeout(None)
+    raw.sendall(b"\n")
+    raw.shutdown(socket.SHUT_WR)
+    frames = (demux_adaptor(*frame) for frame in frames_iter(connection, tty=False))
+    stdout, stderr = consume_socket_output(frames, demux=True)
+    return stdout or b"", stderr or b""
 
 
 def _tar_of(name: str, data: bytes, mode: int) -> bytes:

@@ -21,6 +21,7 @@ from docker.models.containers import Container
 from docker.models.images import Image
 
 from harness.dockerclient import image_exists
+from harness.node.transport import DockerTransport
 from harness.nodeimage.binaries import BuildError
 from harness.nodeimage.progress import doing
 
@@ -71,13 +72,14 @@ def _tar(files: Iterable[tuple[str, bytes | Path, int]]) -> bytes:
 
 
 def _run(container: Container, script: str) -> str:
-    code, output = container.exec_run(["bash", "-euo", "pipefail", "-c", script])
-    text = output.decode(errors="replace")
+    """The script's stdout; its stdout and stderr in the error when it fails."""
+    code, stdout, stderr = DockerTransport(container).exec(["bash", "-euo", "pipefail", "-c", script])
     if code != 0:
+        output = (stdout + stderr).decode(errors="replace")
         raise BuildError(
-            f"in the build container, `{script.strip()}` failed ({code}): {text.strip()[-1500:]}"
+            f"in the build container, `{script.strip()}` failed ({code}): {output.strip()[-1500:]}"
         )
-    return text
+    return stdout.decode(errors="replace")
 
 
 def assemble(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import socket as pysocket
+import struct
 import tarfile
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,27 +27,66 @@ from harness.node import (
     parse_go_duration,
 )
 from harness.node.kubelet import changed_config
+from harness.node.transport import STDIN_GATE
 from harness.waiting import WaitTimeout
 
 Reply = tuple[int, bytes, bytes]
 KILL_AFTER = "--kill-after=5"
 
 
+class FakeExecAPI:
+    """docker's low-level exec API over a socketpair, with a daemon that starts each command only
+    once the gate line arrives on its stdin (as `sh -c 'read -r _ && ...'` does in a real node)
+    and checks that stdin is closed after it."""
+
+    def __init__(self, container: FakeContainer) -> None:
+        self.container = container
+        self.created: dict[str, list[str]] = {}
+        self.codes: dict[str, int] = {}
+        self.daemons: dict[str, threading.Thread] = {}
+
+    def exec_create(self, container_id: str, cmd: list[str], stdin: bool) -> dict[str, str]:
+        assert (container_id, stdin) == (self.container.id, True)
+        exec_id = f"exec-{len(self.created)}"
+        self.created[exec_id] = cmd
+        self.container.log.append(("exec", cmd))
+        return {"Id": exec_id}
+
+    def exec_start(self, exec_id: str, socket: bool) -> pysocket.socket:
+        assert socket
+        client, daemon = pysocket.socketpair()
+        self.daemons[exec_id] = threading.Thread(target=self._serve, args=(exec_id, daemon))
+        self.daemons[exec_id].start()
+        return client
+
+    def exec_inspect(self, exec_id: str) -> dict[str, int]:
+        self.daemons[exec_id].join()
+        return {"ExitCode": self.codes[exec_id]}
+
+    def _serve(self, exec_id: str, daemon: pysocket.socket) -> None:
+        with daemon, daemon.makefile("rb") as stdin:
+            daemon.settimeout(5)
+            cmd = self.created[exec_id]
+            assert cmd[: len(STDIN_GATE)] == list(STDIN_GATE)
+            assert (stdin.readline(), stdin.read()) == (b"\n", b""), "one gate line, then stdin closed"
+            code, out, err = self.container.reply(unwrap(cmd))
+            for stream, data in ((1, out), (2, err)):
+                if data:
+                    daemon.sendall(struct.pack(">BxxxL", stream, len(data)) + data)
+            self.codes[exec_id] = code
+
+
 class FakeContainer:
-    """Stands for docker's Container: exec_run answers from `reply`, every call is logged."""
+    """Stands for docker's Container: each exec answers from `reply`, every call is logged."""
 
     def __init__(self, reply: Callable[[list[str]], Reply] | None = None, name: str = "kind-worker") -> None:
+        self.id = f"id-of-{name}"
         self.name = name
         self.labels = {"io.x-k8s.kind.role": "worker", "io.x-k8s.kind.cluster": "kind"}
         self.reply = reply or (lambda argv: (0, b"", b""))
         self.log: list[tuple[Any, ...]] = []
         self.put_archive_result: bool | Exception = True
-
-    def exec_run(self, cmd: list[str], demux: bool) -> tuple[int, tuple[bytes | None, bytes | None]]:
-        assert demux
-        self.log.append(("exec", cmd))
-        code, out, err = self.reply(unwrap(cmd))
-        return code, (out or None, err or None)
+        self.client = SimpleNamespace(api=FakeExecAPI(self))
 
     def reload(self) -> None:
         """The container still exists."""
@@ -59,7 +102,8 @@ class FakeContainer:
 
 
 def unwrap(cmd: list[str]) -> list[str]:
-    """The command without the coreutils `timeout` guard Node puts around it."""
+    """The command without the stdin gate and the coreutils `timeout` guard Node puts around it."""
+    cmd = cmd[len(STDIN_GATE) :] if cmd[: len(STDIN_GATE)] == list(STDIN_GATE) else cmd
     return cmd[3:] if cmd[:2] == ["timeout", KILL_AFTER] else cmd
 
 
@@ -86,7 +130,7 @@ def test_run_decodes_output_under_a_timeout_guard() -> None:
         "",
     )
     assert container.log == [
-        ("exec", ["timeout", KILL_AFTER, f"{DEFAULT_COMMAND_TIMEOUT:g}", "echo", "hello"])
+        ("exec", [*STDIN_GATE, "timeout", KILL_AFTER, f"{DEFAULT_COMMAND_TIMEOUT:g}", "echo", "hello"])
     ]
 
 
