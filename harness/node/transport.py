@@ -9,7 +9,6 @@ another Transport.
 from __future__ import annotations
 
 import io
-import socket
 import tarfile
 import time
 from typing import Any, Protocol
@@ -45,11 +44,12 @@ class Transport(Protocol):
 
 
 # Every command first waits for one line on its stdin, sent only once docker has answered the
-# exec's start request. docker-py's exec_run reads an exec's output from the raw socket, past the
-# buffered reader that parsed the answer's headers: output that arrived before those headers were
-# read (a client slowed down for a moment, as on a busy CI machine) is lost without a trace, exit
-# code 0 with empty stdout (docker/docker-py#2042, #3332, both open). Gated, nothing can arrive early.
-STDIN_GATE = ("sh", "-c", 'read -r _ && exec "$@"', "sh")
+# exec's start request; it then runs with /dev/null as its stdin. docker-py's exec_run reads an
+# exec's output from the raw socket, past the buffered reader that parsed the answer's headers:
+# output that arrived before those headers were read (a client held up for a moment, as on a busy
+# CI machine) is lost without a trace, exit code 0 and empty stdout (docker/docker-py#2042, #3332,
+# both open). Gated, no output can arrive before the headers are read.
+STDIN_GATE = ("sh", "-c", 'read -r _ && exec "$@" </dev/null', "sh")
 
 
 class DockerTransport:
@@ -72,8 +72,11 @@ class DockerTransport:
         try:
             stdout, stderr = _open_gate_and_read(connection)
         finally:
-            connection.close()
-        return api.exec_inspect(exec_id)["ExitCode"], stdout, stderr
+            _close(connection)
+        exit_code = api.exec_inspect(exec_id)["ExitCode"]
+        if exit_code is None:  # docker sets it before it ends the output: not expected
+            raise HarnessError(f"docker gave no exit code for {argv} on {self.name}")
+        return exit_code, stdout, stderr
 
     def put(self, directory: str, name: str, data: bytes, mode: int) -> None:
         try:
@@ -92,15 +95,25 @@ class DockerTransport:
 
 
 def _open_gate_and_read(connection: Any) -> tuple[bytes, bytes]:
-    """Send the gate line, close the command's stdin, and read its stdout and stderr to the end
-    (as exec_run would: the commands Shell runs are bounded by their own `timeout`)."""
-    raw = getattr(connection, "_sock", connection)  # docker-py hands back a SocketIO on a unix socket
-    raw.settimeout(None)
-    raw.sendall(b"\n")
-    raw.shutdown(socket.SHUT_WR)
+    """Send the gate line and read the command's stdout and stderr to the end (each read waits in
+    poll(), as in exec_run; the commands Shell runs are bounded by their own `timeout`)."""
+    # On a unix socket docker-py hands back a read-only SocketIO; its socket is `_sock` (docker-py's
+    # own _disable_socket_timeout reaches for it the same way).
+    getattr(connection, "_sock", connection).sendall(b"\n")
     frames = (demux_adaptor(*frame) for frame in frames_iter(connection, tty=False))
     stdout, stderr = consume_socket_output(frames, demux=True)
     return stdout or b"", stderr or b""
+
+
+def _close(connection: Any) -> None:
+    """Close the HTTP response docker-py keeps on the connection, which closes the socket too
+    (closing only the socket object leaves its file descriptor open until the garbage collector
+    breaks their cycle), or else the connection alone."""
+    response = getattr(connection, "_response", None)
+    if response is not None:
+        response.close()
+    else:
+        connection.close()
 
 
 def _tar_of(name: str, data: bytes, mode: int) -> bytes:

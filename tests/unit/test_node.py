@@ -36,13 +36,15 @@ KILL_AFTER = "--kill-after=5"
 
 class FakeExecAPI:
     """docker's low-level exec API over a socketpair, with a daemon that starts each command only
-    once the gate line arrives on its stdin (as `sh -c 'read -r _ && ...'` does in a real node)
-    and checks that stdin is closed after it."""
+    once the gate line arrives on its stdin (as `sh -c 'read -r _ && ...'` does in a real node).
+    exec_start hands back what docker-py does on a unix socket: a read-only SocketIO, with the
+    HTTP response whose closing closes the socket."""
 
     def __init__(self, container: FakeContainer) -> None:
         self.container = container
         self.created: dict[str, list[str]] = {}
         self.codes: dict[str, int] = {}
+        self.failures: dict[str, BaseException] = {}
         self.daemons: dict[str, threading.Thread] = {}
 
     def exec_create(self, container_id: str, cmd: list[str], stdin: bool) -> dict[str, str]:
@@ -52,28 +54,35 @@ class FakeExecAPI:
         self.container.log.append(("exec", cmd))
         return {"Id": exec_id}
 
-    def exec_start(self, exec_id: str, socket: bool) -> pysocket.socket:
+    def exec_start(self, exec_id: str, socket: bool) -> pysocket.SocketIO:
         assert socket
         client, daemon = pysocket.socketpair()
         self.daemons[exec_id] = threading.Thread(target=self._serve, args=(exec_id, daemon))
         self.daemons[exec_id].start()
-        return client
+        connection = pysocket.SocketIO(client, "rb")
+        connection._response = SimpleNamespace(close=client.close)  # type: ignore[attr-defined]
+        return connection
 
     def exec_inspect(self, exec_id: str) -> dict[str, int]:
         self.daemons[exec_id].join()
+        if exec_id in self.failures:
+            raise self.failures[exec_id]
         return {"ExitCode": self.codes[exec_id]}
 
     def _serve(self, exec_id: str, daemon: pysocket.socket) -> None:
-        with daemon, daemon.makefile("rb") as stdin:
-            daemon.settimeout(5)
-            cmd = self.created[exec_id]
-            assert cmd[: len(STDIN_GATE)] == list(STDIN_GATE)
-            assert (stdin.readline(), stdin.read()) == (b"\n", b""), "one gate line, then stdin closed"
-            code, out, err = self.container.reply(unwrap(cmd))
-            for stream, data in ((1, out), (2, err)):
-                if data:
-                    daemon.sendall(struct.pack(">BxxxL", stream, len(data)) + data)
-            self.codes[exec_id] = code
+        try:
+            with daemon, daemon.makefile("rb") as stdin:
+                daemon.settimeout(5)
+                cmd = self.created[exec_id]
+                assert cmd[: len(STDIN_GATE)] == list(STDIN_GATE)
+                assert stdin.readline() == b"\n", "the gate line, before any output"
+                code, out, err = self.container.reply(unwrap(cmd))
+                for stream, data in ((1, out), (2, err)):
+                    if data:
+                        daemon.sendall(struct.pack(">BxxxL", stream, len(data)) + data)
+                self.codes[exec_id] = code
+        except BaseException as failure:  # handed to the test's thread by exec_inspect
+            self.failures[exec_id] = failure
 
 
 class FakeContainer:
@@ -132,6 +141,12 @@ def test_run_decodes_output_under_a_timeout_guard() -> None:
     assert container.log == [
         ("exec", [*STDIN_GATE, "timeout", KILL_AFTER, f"{DEFAULT_COMMAND_TIMEOUT:g}", "echo", "hello"])
     ]
+
+
+def test_an_exec_without_an_exit_code_is_an_error_not_a_result() -> None:
+    node, _ = node_with(lambda argv: (None, b"", b""))  # type: ignore[arg-type, return-value]
+    with pytest.raises(HarnessError, match=r"docker gave no exit code for .*true.* on kind-worker"):
+        node.run("true")
 
 
 def test_check_raises_with_node_command_exit_code_and_stderr_tail() -> None:
