@@ -140,7 +140,8 @@ docker_traces() {
   for sock in /var/run/docker.sock /run/docker.sock; do
     [ -S "$ROOT$sock" ] && { traces+=("socket $sock"); break; }
   done
-  if [ -z "$pkgs" ]; then
+  # A docker client alone is no Docker to protect: it has no daemon, data or service of its own.
+  if [ -z "$pkgs" ] && command -v dockerd >/dev/null; then
     for bin in dockerd docker; do command -v "$bin" >/dev/null && traces+=("$(command -v "$bin")"); done
   fi
   local IFS=,
@@ -219,7 +220,10 @@ setup_docker() {
     systemd_runs || start="nohup dockerd >>/var/log/dockerd.log 2>&1 &"
     die "Docker is installed ($traces) but does not answer: start it ($start) and run make again; $NOT_OURS"
   fi
-  is_root || die "Docker is not installed: run make host-setup as root (it installs Debian's docker.io), or install Docker yourself"
+  local client=""
+  if command -v docker >/dev/null; then client=" (only a Docker client is here: $(command -v docker))"; fi
+  is_root || die "Docker is not installed$client: run make host-setup as root (it installs Debian's docker.io), or install Docker yourself"
+  [ -z "$client" ] || say "no Docker engine$client: installing Debian's docker.io beside it, the client left as it is"
   apt_install runc
   if bounding_set_is_short; then register_wrapper; fi
   apt_install docker.io

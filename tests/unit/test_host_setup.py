@@ -313,6 +313,37 @@ def test_no_docker_at_all_installs_docker_io_and_registers_the_wrapper(machine: 
     assert "dockerd " in machine.calls()
 
 
+def test_a_docker_client_alone_is_no_docker_installs_docker_io_beside_it(machine: Machine) -> None:
+    # A new machine of this project's type: a docker CLI on PATH, no engine, package, unit or socket.
+    client_dir = machine.fake / "usr-local-bin"
+    machine._script(client_dir / "docker", DOCKER_CLI)
+    done = machine.run("setup.sh", PATH=f"{client_dir}:{machine.bin}:{machine.tools}")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:3] == [
+        f"[host-setup] no Docker engine (only a Docker client is here: {client_dir}/docker): installing "
+        "Debian's docker.io beside it, the client left as it is",
+        "[host-setup] installing runc from Debian",
+        "[host-setup] capability bounding set lacks CAP_SYS_RESOURCE: registering runc-caps-wrapper as "
+        "Docker's default runtime",
+    ]
+    assert "[host-setup] Docker is up (20.10.24)" in done.stdout
+    assert (client_dir / "docker").read_text() == DOCKER_CLI  # the user's client, untouched
+    assert machine.tree()["var/lib/static-pod-harness/host-setup/docker"] == "installed\n"
+
+
+def test_a_docker_client_alone_as_another_user_says_what_to_do(machine: Machine) -> None:
+    client_dir = machine.fake / "usr-local-bin"
+    machine._script(client_dir / "docker", DOCKER_CLI)
+    (machine.fake / "uid").write_text("1000\n")
+    done = machine.run("setup.sh", PATH=f"{client_dir}:{machine.bin}:{machine.tools}")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"[host-setup] error: Docker is not installed (only a Docker client is here: {client_dir}/docker): "
+        "run make host-setup as root (it installs Debian's docker.io), or install Docker yourself\n"
+    )
+    assert changes(machine.calls()) == []
+
+
 def test_a_host_with_the_full_bounding_set_gets_no_wrapper(machine: Machine) -> None:
     (machine.root / "proc/self/status").write_text("CapBnd:\t000001ffffffffff\n")
     assert machine.run("setup.sh").returncode == 0
