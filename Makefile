@@ -47,7 +47,7 @@ CHOOSE_IMAGE = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VE
 RUN_E2E = $(CHOOSE_IMAGE) && $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
 
 .PHONY: e2e test unit unit-floors citations lint venv host-setup host-teardown node-image measure bench clean \
-	upgrade-check conformance conformance-version report soak speed
+	upgrade-check conformance conformance-version report findings soak speed
 
 e2e: venv host-setup
 	@$(RUN_E2E)
@@ -139,6 +139,10 @@ conformance-version: venv host-setup
 ARTIFACTS_FROM ?=
 report: venv
 	$(PY) -m harness.reports.conformance --out=$(ARTIFACTS) $(ARTIFACTS_FROM)
+
+# docs/findings.md, per version, from result directories: only what their tests recorded.
+findings: venv
+	$(PY) -m harness.reports.findings --out=docs/findings.md $(ARTIFACTS_FROM)
 
 # Each core behaviour BENCH_N times on one cluster (bench-single-node, deleted after): the kubelet's
 # latency by its own timestamps, the harness's, and the difference; $(ARTIFACTS)/bench.{json,html}.
