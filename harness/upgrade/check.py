@@ -23,8 +23,9 @@ from harness.cluster.lifecycle import node_ready
 from harness.node import Node, NodeCommandError
 from harness.staticpods.manifest import unique_name
 from harness.staticpods.pods import StaticPod, StaticPods, event_time
+from harness.staticpods.ready_watch import ReadyWatch
 from harness.upgrade import swap
-from harness.upgrade.observe import ReadyWatch, snapshot
+from harness.upgrade.observe import snapshot
 from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
 from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled, watch_until
 

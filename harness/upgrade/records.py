@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, TypeVar
 
+from harness.staticpods.ready_watch import ReadyTransition
+
 ContainerKind = Literal["init", "sidecar", "container"]
 T = TypeVar("T")
 
@@ -49,13 +51,6 @@ class PodRecord:
 
     def container(self, name: str) -> ContainerRecord | None:
         return next((c for c in self.containers if c.name == name), None)
-
-
-@dataclass(frozen=True)
-class ReadyTransition:
-    time: datetime
-    ready: bool
-    reason: str  # the Ready condition's reason, e.g. ContainersNotReady; "" when it has none
 
 
 @dataclass(frozen=True)

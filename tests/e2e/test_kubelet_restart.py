@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness.upgrade.observe import ReadyWatch
+from harness.staticpods.ready_watch import ReadyWatch
 from harness.versions import KubeVersion
 from harness.waiting import hold_for, poll_until
 

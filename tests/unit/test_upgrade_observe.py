@@ -1,4 +1,4 @@
-"""What the upgrade check sees of static pods (harness.upgrade.observe): the Ready watch, through a
+"""What the upgrade check sees of static pods: the Ready watch (harness.staticpods.ready_watch), through a
 fake API and a scripted watch stream, and a snapshot of a pod, through a fake mirror and crictl."""
 
 from __future__ import annotations
@@ -17,10 +17,11 @@ from kubernetes import client as k8s
 from urllib3.exceptions import ProtocolError
 
 from harness.node.crictl import ContainerStatus, PodSandbox
+from harness.staticpods import ready_watch
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION, Manifest
 from harness.staticpods.pods import StaticPod
-from harness.upgrade import observe
-from harness.upgrade.observe import ReadyWatch, snapshot
+from harness.staticpods.ready_watch import ReadyWatch
+from harness.upgrade.observe import snapshot
 
 KUBECONFIG = Path("/tmp/kubeconfig")
 SELECTOR = "static-pod-harness/upgrade-check=upgrade-x1"
@@ -88,10 +89,10 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         made["kubeconfigs"].append(kubeconfig)
         return "api-client"
 
-    monkeypatch.setattr(observe, "new_api_client", new_api_client)
-    monkeypatch.setattr(observe.k8s, "CoreV1Api", lambda client: made["core"])
+    monkeypatch.setattr(ready_watch, "new_api_client", new_api_client)
+    monkeypatch.setattr(ready_watch.k8s, "CoreV1Api", lambda client: made["core"])
     monkeypatch.setattr(kubernetes.watch, "Watch", FakeWatch)
-    monkeypatch.setattr(observe, "_RETRY_SECONDS", 0.01)
+    monkeypatch.setattr(ready_watch, "_RETRY_SECONDS", 0.01)
     FakeWatch.script, FakeWatch.streams, FakeWatch.done = [], [], threading.Event()
     yield made
 
@@ -222,7 +223,7 @@ def test_an_error_that_is_no_outage_stops_the_watch_and_says_why(
 def test_running_returns_promptly_once_the_body_ends(
     api: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(observe, "_RETRY_SECONDS", 60)  # the thread waits between watches
+    monkeypatch.setattr(ready_watch, "_RETRY_SECONDS", 60)  # the thread waits between watches
     api["core"] = FakeCore([mirror("web", True)])
     watch = ReadyWatch(KUBECONFIG, "default", SELECTOR)
 
