@@ -13,8 +13,10 @@ scope scheduler whose scopes are "one kind config" for those tests and "one test
 (xdist's own loadgroup cannot do it with pytest 9: it renames node ids through an attribute that
 pytest 9 no longer reads.) The controller collects nothing, so the workers, which all collect the
 same tests, write each test's group to a file it names; it reads that when it schedules, which is
-after every worker has collected. Another --dist mode stays as asked: each worker then makes every
-cluster it needs itself.
+after every worker has collected. They also write the properties each collected test carries from
+collection (its claims), so that the controller's report knows the claims of a test that a worker
+collected but never ran (--maxfail, a crashed or stopped worker), and calls them inconclusive.
+Another --dist mode stays as asked: each worker then makes every cluster it needs itself.
 
 kind's docker network is shared by every worker's clusters: a worker never removes it (another may
 be creating a cluster on it); the controller removes it at the end when it did not exist before
@@ -51,8 +53,11 @@ from harness.interrupts import handle_interrupts, on_interrupt
 from harness.waiting import scaled
 
 XDIST = "xdist"
+CONTROLLER = "static-pod-harness-parallel"  # the Controller's plugin name
 # The workerinput key naming the file where workers write the tests' groups (node id -> group).
 GROUPS_FILE = "static_pod_harness_groups"
+# The workerinput key naming the file where workers write each collected test's properties.
+COLLECTED_FILE = "static_pod_harness_collected"
 # How long the controller waits for its workers to delete their clusters after a signal (seconds;
 # scaled like every wait): a worker deletes at most two clusters, `kind delete` takes ~5 s each here.
 WORKERS_CLEAN_UP_TIMEOUT = 120
@@ -74,18 +79,38 @@ def configure(config: pytest.Config) -> None:
             f"--reuse-cluster {reused} is one cluster, and parallel workers each need clusters of "
             "their own: drop -n (JOBS) or --reuse-cluster"
         )
-    config.pluginmanager.register(Controller(config), "static-pod-harness-parallel")
+    config.pluginmanager.register(Controller(config), CONTROLLER)
 
 
 def write_groups(config: pytest.Config, groups: dict[str, str]) -> None:
     """On a worker whose tests use clusters: the group (kind config) of each test that has one, for
     the controller's scheduler (the file's existence also tells the controller that the run uses
-    clusters). Every worker collects the same tests, so each writes the same file (atomically)."""
-    path = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    clusters)."""
+    _write_for_controller(config, GROUPS_FILE, groups)
+
+
+def write_collected(config: pytest.Config, properties: dict[str, list[tuple[str, object]]]) -> None:
+    """On a worker: the properties each collected test has from collection (node id -> properties)."""
+    _write_for_controller(config, COLLECTED_FILE, properties)
+
+
+def collected_properties(config: pytest.Config) -> dict[str, list[tuple[str, object]]]:
+    """On a controller: what its workers wrote with write_collected (empty if none did)."""
+    controller = config.pluginmanager.get_plugin(CONTROLLER)
+    path = controller.collected_file if controller is not None else None
+    if path is None or not path.exists():
+        return {}
+    written = json.loads(path.read_text())
+    return {nodeid: [(str(name), value) for name, value in props] for nodeid, props in written.items()}
+
+
+def _write_for_controller(config: pytest.Config, key: str, data: object) -> None:
+    """Every worker collects the same tests, so each writes the same file (atomically)."""
+    path = getattr(config, "workerinput", {}).get(key)
     if path is None:  # not a worker of a controller with this plugin
         return
     partial = Path(f"{path}.{os.getpid()}")
-    partial.write_text(json.dumps(groups))
+    partial.write_text(json.dumps(data, default=str))
     partial.replace(path)
 
 
@@ -122,12 +147,14 @@ class Controller:
         self.directory = Path(tempfile.mkdtemp(prefix="static-pod-harness-xdist-"))
         self.workers: dict[str, tuple[int, Any]] = {}  # worker id -> (pid, its xdist WorkerController)
         self.groups_file = self.directory / "groups.json"
+        self.collected_file = self.directory / "collected.json"
         self.uses_clusters = False  # set once the workers have collected tests that use clusters
         self.network_existed: bool | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[GROUPS_FILE] = str(self.groups_file)
+        node.workerinput[COLLECTED_FILE] = str(self.collected_file)
         # execnet's remote info, cached by xdist before this hook, holds the worker's pid.
         self.workers[node.gateway.id] = (node.gateway._rinfo().pid, node)
 

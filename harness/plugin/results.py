@@ -10,8 +10,13 @@ makes the run's directory the result directory that conformance reports merge.
 
 Under pytest-xdist each worker has a RunResults too: what only a worker sees (tests deselected by
 -k/-m, a session fixture's provisioning failure) goes to its controller in `workeroutput`, and the
-controller, which sees every test report, writes the report. The versions the clusters report
-also go onto junit.xml's testsuite (for CI dashboards), once, from the first report naming them.
+controller, which sees every test report, writes the report. The controller has no items: it learns
+every collected test's id from its workers' collection, and each test's claims from the file the
+workers write as they collect (parallel.py), so that a test a worker collected but never reported
+(--maxfail, a crashed or stopped worker) is "not run" and its claims inconclusive.
+
+The versions the clusters report also go onto junit.xml's testsuite (for CI dashboards), once,
+from the first report naming them.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 import pytest
 from _pytest.junitxml import xml_key  # where record_testsuite_property finds junit.xml's writer
 
+from harness.plugin import parallel
 from harness.reports.claims import ClaimsReport, RunInfo
 from harness.reports.runfile import write_run
 from harness.versions import KIND_VERSION
@@ -49,6 +55,9 @@ class RunResults:
         self.interrupted = False
         self.called: set[str] = set()  # tests whose call phase reported (an interrupt leaves none)
         self.collection_errors: list[str] = []
+        self.collected: dict[
+            str, None
+        ] = {}  # on an xdist controller: the ids its workers collected, in order
 
     def deselect(self, item: pytest.Item, reason: str) -> None:
         self.deselected.setdefault(item.nodeid, (reason, list(item.user_properties)))
@@ -93,6 +102,18 @@ class RunResults:
         for key, value in [*found.items(), ("kind", KIND_VERSION)]:
             xml.add_global_property(key, value)  # what record_testsuite_property does, on a controller too
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """On an xdist worker: each collected test's properties (its claims), for the controller."""
+        if self.worker_output is not None:
+            parallel.write_collected(
+                self.config, {item.nodeid: list(item.user_properties) for item in session.items}
+            )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """On an xdist controller: the tests a worker collected (every worker collects the same)."""
+        self.collected.update(dict.fromkeys(ids))
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
         """An xdist worker ended: take what only it saw."""
@@ -115,8 +136,10 @@ class RunResults:
                 "cluster_failures": self.cluster_failures,
             }
             return
-        # Under pytest-xdist the controller has no items, only the reports its workers sent.
         expected = {item.nodeid: list(item.user_properties) for item in session.items}
+        collected = parallel.collected_properties(self.config)  # an xdist controller has no items
+        for nodeid in self.collected:
+            expected[nodeid] = collected.get(nodeid, [])
         for nodeid in self.outcomes.keys() - expected.keys():
             expected[nodeid] = self.outcomes[nodeid][2]
         report, not_run = ClaimsReport(), 0
@@ -124,8 +147,10 @@ class RunResults:
             outcome, reason, properties = self.outcomes.get(nodeid, ("not run", "", properties))
             if outcome == "passed" and nodeid not in self.called:  # set up, then interrupted
                 outcome = "not run"
-            not_run += outcome == "not run"
-            report.add(nodeid, outcome, reason or "the run ended before it", properties)
+            if outcome == "not run":
+                not_run += 1
+                reason = reason or "the run ended before it"
+            report.add(nodeid, outcome, reason, properties)
         for nodeid, (reason, properties) in self.deselected.items():
             report.add(nodeid, "deselected", reason, properties)
         seen = [prop for _, _, properties in self.outcomes.values() for prop in properties]

@@ -156,6 +156,38 @@ def test_a_parallel_run_reports_deselected_tests_and_the_versions_as_a_serial_ru
     assert (suite["kubernetes"], suite["node_image"]) == ("v1.34.4", "img:1") and "kind" in suite
 
 
+STOPPED_EARLY = """
+import time
+import pytest
+
+@pytest.mark.claim("S6", "confirmed")
+def test_fails(): assert False, "forced"
+
+@pytest.mark.claim("S7", "confirmed")
+@pytest.mark.parametrize("n", range(8))
+def test_later(n): time.sleep(1)
+"""
+
+
+def test_tests_a_parallel_run_collected_but_never_ran_are_not_run_and_their_claims_inconclusive(
+    pytester: pytest.Pytester,
+) -> None:
+    """--maxfail stops the workers before most tests ran: the controller, which has no items, still
+    lists every test the workers collected, and their claims cannot read confirmed."""
+    pytester.makepyfile(test_stopped=STOPPED_EARLY)
+    result, artifacts = run(pytester, "-n", "2", "--maxfail=1", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    s7 = next(r for r in json.loads((artifacts / "claims.json").read_text())["claims"] if r["claim"] == "S7")
+    tests = {t["test"]: (t["outcome"], t["reason"]) for t in s7["tests"]}
+    assert sorted(tests) == [f"test_stopped.py::test_later[{n}]" for n in range(8)]
+    not_run = [test for test, (outcome, _) in tests.items() if outcome == "not run"]
+    assert not_run, "every test ran: the run stopped too late to show anything"
+    assert {tests[test] for test in not_run} == {("not run", "the run ended before it")}
+    assert {tests[test] for test in tests.keys() - not_run} <= {("passed", "")}
+    assert s7["verdict"] == "inconclusive"
+    assert json.loads((artifacts / "claims.json").read_text())["partial"] is True
+
+
 BLOCKS = """
 import threading
 from pathlib import Path

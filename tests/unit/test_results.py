@@ -107,6 +107,17 @@ def test_outcomes_and_verdicts_of_a_full_run(pytester: pytest.Pytester) -> None:
     assert (artifacts / "claims.md").is_file()
 
 
+def test_a_passed_test_carries_no_reason(pytester: pytest.Pytester) -> None:
+    """ "the run ended before it" is for tests that did not run, never for one that passed."""
+    pytester.makepyfile(test_claimed=CLAIMED)
+    _, artifacts = run(pytester)
+    report = claims(artifacts)
+    assert [t["reason"] for t in row(report, "S8")["tests"]] == [""]
+    reasons = {t["test"].split("::")[-1]: t["reason"] for t in row(report, "S6")["tests"]}
+    assert reasons["test_s6_passes"] == ""
+    assert "mirror missing" in reasons["test_s6_fails"]
+
+
 def test_a_deselected_test_is_listed_and_its_claim_inconclusive(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_claimed=CLAIMED)
     result, artifacts = run(pytester, "-k", "not test_s8_passes")
