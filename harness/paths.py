@@ -9,6 +9,7 @@ them on disk (plain paths), which the test image's `go build` (a working directo
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from importlib import resources
 from pathlib import Path
@@ -38,6 +39,15 @@ def find_kind(given: str | None) -> Path:
         return Path(found) if found else Path(given)
     on_path = shutil.which("kind")
     return Path(on_path) if on_path else DEFAULT_KIND_BIN
+
+
+# Under the artifacts directory: one directory of failure diagnostics per failed test.
+DIAGNOSTICS = "diagnostics"
+
+
+def diagnostics_dir(artifacts: Path, nodeid: str) -> Path:
+    """Where a test's failure diagnostics go (harness.plugin.diagnostics) and reports find them."""
+    return artifacts / DIAGNOSTICS / re.sub(r"[^\w.-]+", "_", nodeid).strip("_")
 
 
 CACHE_ENV = "STATIC_POD_HARNESS_CACHE"

@@ -10,13 +10,13 @@ in the bundle and does not hide the others. Every file is written with secrets r
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from harness.paths import diagnostics_dir
 from harness.redact import redact
 from harness.staticpods.pods import StaticPods
 
@@ -44,13 +44,9 @@ class Bundle:
         return "\n".join(lines)
 
 
-def test_dir(artifacts: Path, nodeid: str) -> Path:
-    return artifacts / re.sub(r"[^\w.-]+", "_", nodeid).strip("_")
-
-
 def collect(artifacts: Path, nodeid: str, pods: StaticPods) -> Bundle:
     """Never raises: what cannot be collected is listed in the bundle instead."""
-    bundle = Bundle(test_dir(artifacts, nodeid))
+    bundle = Bundle(diagnostics_dir(artifacts, nodeid))
     try:
         bundle.directory.mkdir(parents=True, exist_ok=True)
         nodes = {p.node.name: p.node for p in pods.placed} or {pods.default_node().name: pods.default_node()}

@@ -27,7 +27,7 @@ from typing import Any
 
 from harness import cli
 from harness.errors import HarnessError
-from harness.plugin.diagnostics import test_dir
+from harness.paths import diagnostics_dir as test_dir
 from harness.reports.claims import CLAIMS
 
 NOT_RUN = "not run"

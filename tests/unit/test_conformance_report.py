@@ -14,6 +14,7 @@ FORCED = (
     "test_deleted_mirror_pod_comes_back_while_the_container_keeps_running[forced]"
 )
 FORCED_DIR = (
+    "diagnostics/"
     "tests_e2e_test_mirror_pod.py_test_deleted_mirror_pod_comes_back_while_the_container_keeps_running_forced"
 )
 MISSING_NS = (
