@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,11 @@ class Row:
 
     @property
     def differs(self) -> bool:
-        return len({(cell.result, cell.observed) for cell in self.cells}) > 1
+        return self.differs_among(range(len(self.cells)))
+
+    def differs_among(self, columns: Iterable[int]) -> bool:
+        """The cells of these columns are not all the same: result, or what a passing test observed."""
+        return len({(self.cells[i].result, self.cells[i].observed) for i in columns}) > 1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +184,12 @@ def write(matrix: Matrix, out_dir: Path) -> dict[str, Path]:
 def render_json(matrix: Matrix, out_dir: Path) -> str:
     def row(r: Row) -> dict[str, object]:
         cells = {
-            label: {"result": c.result, "message": c.message, "diagnostics": _link(c, out_dir)}
+            label: {
+                "result": c.result,
+                "message": c.message,
+                "observed": c.observed,
+                "diagnostics": _link(c, out_dir),
+            }
             for label, c in zip(_labels(matrix), r.cells, strict=True)
         }
         return {"area": r.area, "key": r.key, "text": r.text, "cells": cells}
@@ -356,7 +366,7 @@ def _failed_labels(matrix: Matrix) -> str:
 
 def _among_ran(matrix: Matrix) -> list[Row]:
     ran = [i for i, col in enumerate(matrix.columns) if not col.failed]
-    return [r for r in matrix.differences if len({r.cells[i].result for i in ran}) > 1]
+    return [r for r in matrix.differences if r.differs_among(ran)]
 
 
 def _difference_groups(matrix: Matrix) -> list[tuple[str, list[Row]]]:

@@ -118,6 +118,7 @@ def test_failed_cells_link_to_their_diagnostics_relative_to_the_report(results):
         "result": "error",
         "message": 'failed on setup with "TimeoutError: node static-pods-single-node-control-plane: '
         'no answer from containerd within 30 s"',
+        "observed": "",
         "diagnostics": None,
     }
     hrefs = re.findall(r'href="([^"]*)"', paths["html"].read_text())
@@ -255,21 +256,45 @@ def test_main_prints_the_paths_written_and_the_number_of_differences(results, ca
     ]
 
 
-def test_what_a_passing_test_observed_differs_between_versions(tmp_path):
-    """Item 14: both versions pass the API-references test, but who refuses the pod differs."""
+# Who refuses a static pod that refers to API objects, as test_api_references records it.
+REFUSED_BY = {
+    "1.33.13": "the pod runs; the API server refuses its mirror",
+    "1.34.4": "the kubelet refuses the file",
+}
+
+
+def record_who_refuses(results: Path) -> None:
+    """Both versions pass the API-references test [secrets], and record who refused the pod."""
     case = 'name="test_pod_that_refers_to_api_objects_never_gets_a_mirror[secrets]" time="12.345">'
-    seen = {
-        "1.33.13": "the pod runs; the API server refuses its mirror",
-        "1.34.4": "the kubelet refuses the file",
-    }
-    for version, observed in seen.items():
-        shutil.copytree(DATA / version, tmp_path / version)
-        junit = tmp_path / version / "junit.xml"
+    for version, observed in REFUSED_BY.items():
+        junit = results / version / "junit.xml"
         prop = f'<properties><property name="observed" value="{observed}" /></properties>'
         junit.write_text(junit.read_text().replace(case, case + prop, 1))
 
-    matrix = merge([load(tmp_path / v) for v in seen])
 
-    (row,) = [r for r in matrix.differences if r.key.endswith("[secrets]")]
-    assert [(c.result, c.observed) for c in row.cells] == [("passed", text) for text in seen.values()]
-    assert "the kubelet refuses the file" in render_html(matrix, tmp_path)
+def test_what_a_passing_test_observed_differs_between_versions(results):
+    """Item 14: both versions pass the API-references test, but who refuses the pod differs."""
+    record_who_refuses(results)
+
+    matrix = merge([load(results / v) for v in REFUSED_BY])
+
+    (row,) = [r for r in matrix.differences if r.key == REFS.format("secrets")]
+    assert [(c.result, c.observed) for c in row.cells] == [("passed", text) for text in REFUSED_BY.values()]
+    assert "the kubelet refuses the file" in render_html(matrix, results)
+
+
+def test_what_a_passing_test_observed_differs_between_the_versions_that_ran_beside_a_failed_one(results):
+    """1.35.4 did not run, so every row differs; who refuses the pod still differs between the versions
+    that ran, and conformance.json says what each saw."""
+    record_who_refuses(results)
+
+    paths = write(merge([load(results / v) for v in VERSIONS]), results)
+
+    page = paths["html"].read_text()
+    among_ran = page.split("Differ between the versions that ran")[1].split("The same on the versions")[0]
+    assert "refers to api objects never gets a mirror [secrets]" in among_ran
+    assert "refers to api objects never gets a mirror [serviceaccounts]" not in among_ran
+    report = json.loads(paths["json"].read_text())
+    (row,) = [r for r in report["differences"] if r["key"] == REFS.format("secrets")]
+    assert {v: c["observed"] for v, c in row["cells"].items()} == {**REFUSED_BY, "1.35.4": ""}
+    assert {c["result"] for c in row["cells"].values()} == {"passed", NOT_RUN}
