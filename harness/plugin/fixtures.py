@@ -26,6 +26,7 @@ from harness.plugin import settling
 from harness.plugin.options import Settings, settings_from_options
 from harness.plugin.results import RunResults
 from harness.provision.provisioner import Provisioner, ProvisionRequest
+from harness.staticpods.control_plane import repair_parked_api_server
 from harness.staticpods.pods import StaticPods
 
 # The fixture every cluster fixture of the plugin depends on: a test whose fixture closure holds
@@ -98,7 +99,9 @@ def static_pod_provisioner(
         failure = None
     if failure is not None:  # outside the except block: one line, not a chain of two exceptions
         _no_cluster(settings, failure)
-    made = Provisioner(request, client, failed=lambda: pytestconfig.stash[FAILED])
+    made = Provisioner(
+        request, client, failed=lambda: pytestconfig.stash[FAILED], on_reuse=repair_parked_api_server
+    )
     handle_interrupts()
     on_interrupt(made.abort)
     yield made

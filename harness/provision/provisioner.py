@@ -39,7 +39,6 @@ from harness.provision import leftovers
 from harness.provision.nodeimages import NodeImage, resolve_node_image
 from harness.provision.testimage import build_test_image
 from harness.redact import redact_tree
-from harness.staticpods.control_plane import repair_parked_api_server
 from harness.versions import KubeVersion
 
 
@@ -65,6 +64,9 @@ class Provisioner:
     request: ProvisionRequest
     client: docker.DockerClient
     failed: Callable[[], bool] = lambda: False  # asked when a cluster ends: export kind's logs?
+    # What a reused cluster needs before tests run on it (a layer above knows: the plugin and bench pass
+    # harness.staticpods.control_plane.repair_parked_api_server, which puts back a parked API server).
+    on_reuse: Callable[[Cluster], None] = lambda cluster: None
     _image: NodeImage | None = field(default=None, init=False)
     _image_error: str | None = field(default=None, init=False)
     _test_image: str | None = field(default=None, init=False)
@@ -166,7 +168,7 @@ class Provisioner:
             cluster = self._create(kind_config, work_dir)
         self._current = (kind_config, cluster)
         if self.request.reuse:
-            repair_parked_api_server(cluster)
+            self.on_reuse(cluster)
         with heartbeat(f"loading {self._test_image} into {cluster.name}", log):
             cluster.kind.load_docker_image(self._test_image)
 

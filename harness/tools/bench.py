@@ -46,6 +46,7 @@ from harness.paths import DEFAULT_KIND_BIN
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.reports import bench as report
 from harness.reports.bench import Sample
+from harness.staticpods.control_plane import repair_parked_api_server
 from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION, CONFIG_SEEN_ANNOTATION
 from harness.staticpods.pods import FAST_NODE_POLL, StaticPod, StaticPods
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
@@ -216,7 +217,7 @@ def bench(args: argparse.Namespace) -> None:
         artifacts_dir=Path(args.artifacts).resolve() / "bench",
         reuse=args.reuse_cluster,
     )
-    provisioner = Provisioner(request, docker_client())
+    provisioner = Provisioner(request, docker_client(), on_reuse=repair_parked_api_server)
     on_interrupt(provisioner.abort)
     try:
         cluster = provisioner.ready_cluster(kindconfig.resolve("single-node"))

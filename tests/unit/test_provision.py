@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -147,9 +148,6 @@ def world(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> World
     ):
         monkeypatch.setattr(prov_module, name, getattr(world, name))
     monkeypatch.setattr(
-        prov_module, "repair_parked_api_server", lambda c: world.events.append(("repair", c.name))
-    )
-    monkeypatch.setattr(
         prov_module,
         "kindconfig",
         SimpleNamespace(load=lambda path: {"from": path.stem}, render=lambda config, **kw: {**config, **kw}),
@@ -160,10 +158,17 @@ def world(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> World
     return world
 
 
-def make(tmp_path: Path, failed: bool = False, **request: Any) -> Provisioner:
+def make(
+    tmp_path: Path, failed: bool = False, on_reuse: Callable[[Any], None] = lambda c: None, **request: Any
+) -> Provisioner:
     settings = {"k8s_version": VERSION, "node_image": "auto", "kind_bin": Path("kind"), "name": "run"}
     settings |= {"artifacts_dir": tmp_path / "artifacts", **request}
-    return Provisioner(ProvisionRequest(**settings), client=object(), failed=lambda: failed)
+    return Provisioner(
+        ProvisionRequest(**settings),
+        client=object(),
+        failed=lambda: failed,
+        on_reuse=on_reuse,
+    )
 
 
 def records() -> list[str]:
@@ -239,7 +244,8 @@ def test_kept_clusters_are_not_deleted_and_never_collide(
 
 
 def test_a_reused_cluster_is_named_as_given_and_never_deleted(world: World, tmp_path: Path) -> None:
-    provisioner = make(tmp_path, reuse="mine")
+    repair = lambda c: world.events.append(("repair", c.name))  # noqa: E731
+    provisioner = make(tmp_path, reuse="mine", on_reuse=repair)
     assert provisioner.cluster_name(MULTI) == "mine"
     cluster = provisioner.ready_cluster(SINGLE)
     assert cluster.name == "mine"
