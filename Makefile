@@ -125,7 +125,7 @@ upgrade-check: venv host-setup
 
 # Conformance: the catalogue on each version, one after another, results under
 # $(ARTIFACTS)/<version>/, then the behaviour x version report $(ARTIFACTS)/conformance.{md,json,html}.
-K8S_VERSIONS ?= 1.33.13 1.34.4 1.35.4
+K8S_VERSIONS ?= $(shell $(PYTHON) -m harness.versions conformance)
 conformance: venv host-setup
 	$(PY) -m harness.tools.conformance matrix --artifacts=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
 		--kind-bin=$(KIND) --pytest-args="$(PYTEST_ARGS)" $(K8S_VERSIONS)

@@ -15,6 +15,7 @@ from pytest_kind import KindCluster
 from harness.cluster.apiclient import new_api_client
 from harness.errors import HarnessError
 from harness.node import DockerTransport, Node
+from harness.versions import KubeVersion
 
 KIND_CLUSTER_LABEL = "io.x-k8s.kind.cluster"
 # kind labels every node container with its role.
@@ -92,6 +93,11 @@ class Cluster:
     def server_version(self) -> str:
         """The API server's own version, e.g. v1.34.4 (GET /version)."""
         return k8s.VersionApi(self.api).get_code().git_version
+
+    def kubelet_version(self, node_name: str) -> KubeVersion:
+        """The version of the kubelet on `node_name`, as it reports it: what a test of kubelet behaviour
+        branches on (on a skewed cluster the API server's differs)."""
+        return KubeVersion.parse(self.core.read_node(node_name).status.node_info.kubelet_version)
 
     def kubelet_versions(self) -> dict[str, str]:
         """Each node's kubelet version, as the node reports it."""

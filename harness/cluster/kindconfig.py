@@ -5,7 +5,8 @@ added here, only where they are needed, so that the same config works on a lapto
 the CI machine and with either node image:
 - host: containerd's `restrict_oom_score_adj` where the capability bounding set lacks
   CAP_SYS_RESOURCE (runc cannot set the -998 CRI asks for sandboxes), and the kubelet's
-  `failCgroupV1: false` for Kubernetes 1.35+ on cgroup v1 hosts;
+  `failCgroupV1: false` on cgroup v1 hosts for the kubelets that refuse them (KEP-5573; kind skips
+  kubeadm's preflight checks, which would refuse them too);
 - offline image: no default CNI (kindnetd is not in it): each node gets the reference
   plugins' config mounted instead, and kube-controller-manager allocates no podCIDRs
   (harness.cluster.cni); no kube-proxy and no CoreDNS (their images are not built).
@@ -23,7 +24,7 @@ from harness.cluster import cni
 from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
 from harness.paths import KIND_CONFIGS
-from harness.versions import KubeVersion
+from harness.versions import Behaviour, KubeVersion
 
 DEFAULT_KIND_CONFIG = KIND_CONFIGS / "single-node.yaml"
 
@@ -90,7 +91,7 @@ def render(
     kubeadm = list(out.get("kubeadmConfigPatches", []))
     if not host.can_lower_oom_score:
         containerd.append(RESTRICT_OOM_SCORE_ADJ)
-    if host.cgroup_v1 and version.minor >= 35:
+    if host.cgroup_v1 and version.has(Behaviour.FAILS_ON_CGROUP_V1):
         kubeadm.append(FAIL_CGROUP_V1_PATCH)
     if offline_image:
         networking = out.get("networking", {})

@@ -1,7 +1,7 @@
 """Which node image a run uses: an official kindest/node image, kind's release build, or the offline build.
 
 NODE_IMAGE=auto (the default) never compiles Kubernetes on a connected machine. It takes, in order:
-the image for this version that the pinned kind release publishes (official.py, pinned by digest)
+the image for this version that the pinned kind release publishes (harness.versions.KIND_IMAGES)
 when it is present locally or a registry answers; else an image made by kind's own builder from the
 Kubernetes release binaries (`kind build node-image --type release`) when a registry and the release
 downloads (dl.k8s.io) both answer: that builder also pulls kind's base image and the etcd, CoreDNS,
@@ -23,10 +23,9 @@ from harness.dockerclient import image_exists
 from harness.errors import HarnessError
 from harness.nodeimage import build, gomodule
 from harness.nodeimage.assemble import LABEL_VERSION
-from harness.nodeimage.official import PUBLISHED
 from harness.nodeimage.progress import log
 from harness.paths import DEFAULT_KIND_BIN
-from harness.versions import KIND_VERSION, KubeVersion
+from harness.versions import KIND_IMAGES, KIND_VERSION, KubeVersion
 from harness.waiting import scaled
 
 REGISTRY_PROBE = "https://registry-1.docker.io/v2/"
@@ -77,12 +76,12 @@ def kind_default_image() -> str:
 def official_image(version: KubeVersion) -> str | None:
     """The kindest/node image the pinned kind release publishes for `version`, pinned by digest."""
     default = kind_default_image()
-    if default not in PUBLISHED.values():
+    if default not in KIND_IMAGES.values():
         raise HarnessError(
-            f"harness/nodeimage/official.py is not kind {KIND_VERSION}'s table: kind's default image "
+            f"harness/versions.py KIND_IMAGES is not kind {KIND_VERSION}'s table: kind's default image "
             f"{default} is not in it; copy the images from kind {KIND_VERSION}'s release notes"
         )
-    return PUBLISHED.get(version.tag)
+    return KIND_IMAGES.get(str(version))
 
 
 def release_image(version: KubeVersion) -> str:
@@ -137,7 +136,7 @@ def choose_node_image(setting: str, version: KubeVersion, client: docker.DockerC
     official = official_image(version)
     if setting == "official":
         if official is None:
-            published = ", ".join(tag.removeprefix("v") for tag in PUBLISHED)
+            published = ", ".join(KIND_IMAGES)
             raise HarnessError(
                 f"kind {KIND_VERSION} publishes no node image for Kubernetes {version}, only for "
                 f"{published}: use one of those, NODE_IMAGE=auto or offline, or NODE_IMAGE=<image>"

@@ -1,12 +1,11 @@
-"""The Go toolchain that builds one Kubernetes release.
+"""The Go toolchain that builds one Kubernetes release, as the versions table says (harness.versions).
 
-Releases from FIRST_LOCAL_MINOR on build with the local Go (1.33, 1.34 and 1.35 were built
-with it and passed the e2e suite). Older ones build with the toolchain upstream released
-them with, so that the kubelet an upgrade check starts from is the one users ran: the
-`.go-version` file at the root of k8s.io/kubernetes (go1.23.10 for v1.30.14, go1.22.5 for
-v1.31.0, go1.23.6 for v1.32.2), else the go directive of its go.mod. The go command fetches
-that toolchain from the module proxy (golang.org/toolchain) when GOTOOLCHAIN names it, and
-every `go` subprocess inherits GOTOOLCHAIN from os.environ.
+"local": the local Go. "release": the toolchain upstream released it with, the `.go-version` file at
+the root of k8s.io/kubernetes (go1.23.10 for v1.30.14, go1.27.3 for v1.38.0-beta.0), else the go
+directive of its go.mod: older releases, so that the kubelet an upgrade check starts from is the one
+users ran, and releases that need a newer Go than the local one. The go command fetches that toolchain
+from the module proxy (golang.org/toolchain) when GOTOOLCHAIN names it, and every `go` subprocess
+inherits GOTOOLCHAIN from os.environ.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from pathlib import Path
 from harness.nodeimage.gomodule import GoModuleError, go_directive
 from harness.versions import KubeVersion
 
-FIRST_LOCAL_MINOR = 33
 _GO_VERSION = re.compile(r"^(?:go)?(1\.\d+(?:\.\d+)?)$")
 
 
@@ -35,8 +33,8 @@ class Toolchain:
 
 def choose(version: KubeVersion, k8s_dir: Path) -> Toolchain:
     """The toolchain for `version`, whose k8s.io/kubernetes module is unpacked at `k8s_dir`."""
-    if version.minor >= FIRST_LOCAL_MINOR:
-        return Toolchain(None, f"local Go: releases from 1.{FIRST_LOCAL_MINOR} on build with it")
+    if version.row.go == "local":
+        return Toolchain(None, f"local Go: 1.{version.minor} builds with it (harness/versions.py)")
     return release_toolchain(k8s_dir)
 
 
@@ -55,8 +53,8 @@ def _toolchain_name(text: str) -> str:
         raise GoModuleError(f"{text.strip()!r} is not a Go version such as 1.24.9")
     name = match.group(1)
     # Before Go 1.21 a release was "go1.20"; from 1.21 on the first release is "go1.21.0".
-    minor = int(name.split(".")[1])
-    return f"go{name}.0" if minor >= 21 and name.count(".") == 1 else f"go{name}"
+    go_feature = int(name.split(".")[1])
+    return f"go{name}.0" if go_feature >= 21 and name.count(".") == 1 else f"go{name}"
 
 
 @contextmanager

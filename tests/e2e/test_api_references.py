@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from kubernetes import client as k8s
 
-from harness.versions import KubeVersion
+from harness.versions import Behaviour
 from harness.waiting import deliberate
 
 # What the manifest says, and the resource the kubelet names when it refuses it.
@@ -62,7 +62,7 @@ def test_pod_that_refers_to_api_objects_never_gets_a_mirror(
         static_pods.manifest().with_namespace(namespace).with_spec(**REFERENCES[resource])
     )
 
-    if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= 34:
+    if kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.KUBELET_REFUSES_API_REFERENCES):
         static_pods.assert_refused(pod, since, f"static pods may not reference {resource}")
         record_observation("the kubelet refuses the file")
     else:

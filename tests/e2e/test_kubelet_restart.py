@@ -13,21 +13,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from harness.staticpods.ready_watch import ReadyWatch
-from harness.versions import KubeVersion
+from harness.versions import Behaviour
 from harness.waiting import hold_for, poll_until
 
 # After the new kubelet answers healthz, how long its first status updates are watched for
 # (upstream watches 5 s more; the probes here run every 2 s).
 STATUS_SETTLE = 10
-FIRST_MINOR_KEEPING_STATUS = 35  # KEP-4781: ChangeContainerStatusOnKubeletRestart off by default
 # From 1.35 the kubelet keeps the probe results only of containers that started at least this long
 # before it did (prober_manager.go kubeletRestartGracePeriod); upstream's test waits 11 s for it.
 RESTART_GRACE = 10
-FIRST_MINOR_REBUILDING_INIT_STATUS = 36  # k/k PR #131317
-
-
-def kubelet_minor(kind_cluster_ready, node) -> int:
-    return KubeVersion.parse(kind_cluster_ready.kubelet_versions()[node.name]).minor
 
 
 @pytest.mark.disruptive
@@ -61,7 +55,7 @@ def test_kubelet_restart_keeps_the_container_and_its_restart_count_and_from_1_35
     record_measurement("started_and_ready_seen", seen)
     status = pod.mirror().status.container_statuses[0]
     assert (status.container_id.endswith(container.id), status.restart_count) == (True, 0)
-    if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_KEEPING_STATUS:
+    if kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.KEEPS_STATUS_ACROSS_RESTART):
         assert [ok for ok, _ in seen] == [True], "Started and Ready must never turn False across the restart"
         record_observation("Ready, Started and restartCount never change")
     else:
@@ -101,7 +95,7 @@ def test_init_container_removed_before_a_kubelet_restart_leaves_the_mirror_in_in
     pod.node.crictl.remove(_container_id(before.status.init_container_statuses[0]))
     pod.node.kubelet.restart()
 
-    if kubelet_minor(kind_cluster_ready, pod.node) >= FIRST_MINOR_REBUILDING_INIT_STATUS:
+    if kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.REBUILDS_INIT_STATUS):
         pod.wait_for_mirror(_init_completed, "with its init container Completed again")
         pod.wait_for_running_mirror()
         record_observation("the init container counts as Completed; the pod is Running")

@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION as MIRROR
 from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION as SOURCE
-from harness.versions import KubeVersion
+from harness.versions import Behaviour
 from harness.waiting import deliberate, watch_until
 
 # A kubelet syncFrequency short enough to see several periodic syncs in a test (default 1m).
@@ -25,9 +25,6 @@ SYNC_FREQUENCY = "10s"
 SYNC_MARGIN = 5
 HTTP_UNPROCESSABLE = 422
 ENDPOINTS_TIMEOUT = 60
-# From here on, measured: the mirror's generation is 1 and its observedGeneration empty, as upstream's
-# 1.34+ test expects (KEP-5067; 1.33.13, 1.34.4 and 1.35.4 all do so). Older versions are only recorded.
-FIRST_MINOR_WITH_POD_GENERATION = 33
 
 
 @pytest.mark.claim("S6", "confirmed")
@@ -145,7 +142,9 @@ def test_updated_static_pod_gets_a_new_mirror_whose_generation_stays_1(
     pod.wait_replaced(old.metadata.annotations[HASH])
     new = pod.wait_for_new_mirror(old.metadata.uid)
     generations = (new.metadata.generation, new.status.observed_generation)
-    if KubeVersion.parse(kind_cluster_ready.server_version()).minor >= FIRST_MINOR_WITH_POD_GENERATION:
+    # Measured: generation 1 and no observedGeneration, as upstream's 1.34+ test expects (KEP-5067);
+    # older kubelets are only recorded.
+    if kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.POD_GENERATION):
         assert generations == (1, None)
     record_observation(f"generation {generations[0]}, observedGeneration {generations[1]}")
 

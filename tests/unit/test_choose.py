@@ -21,14 +21,13 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.nodeimage import choose
-from harness.nodeimage.official import PUBLISHED
 from harness.paths import DEFAULT_KIND_BIN
-from harness.versions import KubeVersion
+from harness.versions import KIND_IMAGES, KubeVersion
 
-IN_TABLE = KubeVersion.parse("1.33.4")
-NOT_IN_TABLE = KubeVersion.parse("1.34.4")
-OFFICIAL = "kindest/node:v1.33.4@sha256:25a6018e48dfcaee478f4a59af81157a437f15e6e140bf103f85a2e7cd0cbbf2"
-RELEASE_IMAGE = "static-pod-harness/node-release:v1.34.4"
+IN_TABLE = KubeVersion.parse("1.36.4")
+NOT_IN_TABLE = KubeVersion.parse("1.37.2")
+OFFICIAL = KIND_IMAGES["1.36.4"]
+RELEASE_IMAGE = "static-pod-harness/node-release:v1.37.2"
 
 
 class FakeImages:
@@ -52,7 +51,7 @@ def no_probe() -> bool:
 @pytest.fixture
 def builders(monkeypatch: pytest.MonkeyPatch) -> None:
     """kind's default image is the table's; the builders only say what they would have built."""
-    monkeypatch.setattr(choose, "kind_default_image", lambda: PUBLISHED["v1.34.0"])
+    monkeypatch.setattr(choose, "kind_default_image", lambda: KIND_IMAGES["1.37.0"])
     monkeypatch.setattr(choose.build, "build", lambda version, client: f"offline:{version.tag}")
     monkeypatch.setattr(choose, "build_release_image", lambda version: f"release:{version.tag}")
 
@@ -68,12 +67,12 @@ def reachable(monkeypatch: pytest.MonkeyPatch, registry: bool, release: bool) ->
     [
         (IN_TABLE, True, True, OFFICIAL),
         (IN_TABLE, True, False, OFFICIAL),
-        (IN_TABLE, False, True, "offline:v1.33.4"),  # kind's release builder pulls from registries too
-        (IN_TABLE, False, False, "offline:v1.33.4"),
-        (NOT_IN_TABLE, True, True, "release:v1.34.4"),
-        (NOT_IN_TABLE, True, False, "offline:v1.34.4"),
-        (NOT_IN_TABLE, False, True, "offline:v1.34.4"),
-        (NOT_IN_TABLE, False, False, "offline:v1.34.4"),
+        (IN_TABLE, False, True, "offline:v1.36.4"),  # kind's release builder pulls from registries too
+        (IN_TABLE, False, False, "offline:v1.36.4"),
+        (NOT_IN_TABLE, True, True, "release:v1.37.2"),
+        (NOT_IN_TABLE, True, False, "offline:v1.37.2"),
+        (NOT_IN_TABLE, False, True, "offline:v1.37.2"),
+        (NOT_IN_TABLE, False, False, "offline:v1.37.2"),
     ],
 )
 def test_auto_compiles_kubernetes_only_without_a_registry_or_the_release_downloads(
@@ -105,31 +104,31 @@ def test_official_without_a_published_image_is_one_line(monkeypatch: pytest.Monk
     with pytest.raises(HarnessError) as raised:
         choose.choose_node_image("official", NOT_IN_TABLE, client_with())
     assert str(raised.value) == (
-        "kind v0.30.0 publishes no node image for Kubernetes 1.34.4, only for 1.34.0, 1.33.4, 1.32.8, "
-        "1.31.12: use one of those, NODE_IMAGE=auto or offline, or NODE_IMAGE=<image>"
+        "kind v0.33.0 publishes no node image for Kubernetes 1.37.2, only for 1.37.0, 1.36.4, 1.35.8, "
+        "1.34.11: use one of those, NODE_IMAGE=auto or offline, or NODE_IMAGE=<image>"
     )
 
 
 @pytest.mark.usefixtures("builders")
 def test_offline_builds_without_probing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(choose, "registry_reachable", no_probe)
-    assert choose.choose_node_image("offline", IN_TABLE, client_with(OFFICIAL)) == "offline:v1.33.4"
+    assert choose.choose_node_image("offline", IN_TABLE, client_with(OFFICIAL)) == "offline:v1.36.4"
 
 
 def test_every_official_reference_is_pinned_by_digest() -> None:
-    for tag, reference in PUBLISHED.items():
-        assert re.fullmatch(rf"kindest/node:{re.escape(tag)}@sha256:[0-9a-f]{{64}}", reference)
+    for version, reference in KIND_IMAGES.items():
+        assert re.fullmatch(rf"kindest/node:v{re.escape(version)}@sha256:[0-9a-f]{{64}}", reference)
 
 
 def test_a_table_of_another_kind_release_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(choose, "kind_default_image", lambda: "kindest/node:v1.35.0@sha256:" + "0" * 64)
-    with pytest.raises(HarnessError, match=r"official\.py is not kind v0\.30\.0's table"):
+    with pytest.raises(HarnessError, match=r"KIND_IMAGES is not kind v0\.33\.0's table"):
         choose.official_image(IN_TABLE)
 
 
 def test_the_pinned_kind_modules_default_image_is_in_the_table() -> None:
     # kind's own image.go, from the Go module cache (or the module proxy)
-    assert choose.kind_default_image() in PUBLISHED.values()
+    assert choose.kind_default_image() in KIND_IMAGES.values()
 
 
 def test_the_release_build_is_kinds_own_tagged_in_the_projects_namespace(
@@ -144,7 +143,7 @@ def test_the_release_build_is_kinds_own_tagged_in_the_projects_namespace(
     monkeypatch.setattr(choose.subprocess, "run", run)
     assert choose.build_release_image(NOT_IN_TABLE) == RELEASE_IMAGE
     kind = str(DEFAULT_KIND_BIN)
-    command = [kind, "build", "node-image", "--type", "release", "--image", RELEASE_IMAGE, "v1.34.4"]
+    command = [kind, "build", "node-image", "--type", "release", "--image", RELEASE_IMAGE, "v1.37.2"]
     assert calls == [(command, sys.stderr)]  # stdout stays for the chosen image's name
 
 
@@ -155,7 +154,7 @@ def test_a_failed_release_build_is_one_line(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(HarnessError) as raised:
         choose.build_release_image(NOT_IN_TABLE)
     assert "\n" not in str(raised.value)
-    assert "--type release v1.34.4` failed (exit 1" in str(raised.value)
+    assert "--type release v1.37.2` failed (exit 1" in str(raised.value)
 
 
 # --- the probes: one request, any answer counts, nothing followed ---
