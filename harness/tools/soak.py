@@ -6,8 +6,9 @@ Each round is a whole run of the suite in a child pytest, on fresh clusters (the
 own and deletes them), into DIR/round-K/ (junit.xml, claims, diagnostics of failures). After
 every round DIR/soak.md and DIR/soak.json are written again, so an interrupted soak still
 reports the rounds it finished. A test is "stable" when it passed in every round that ran it,
-"flaky" when it passed in some and not in others, "failing" when it never passed; each round's
-wall time and counts are listed. The exit status is non-zero when any test was not stable.
+"flaky" when it passed in some and not in others, "failing" when it never passed, "skipped" when
+every round skipped it (so nothing shows it stable); each round's wall time and counts are listed.
+The exit status is non-zero when any test was not stable.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from harness.interrupts import handle_interrupts
 from harness.reports.conformance import junit_outcomes
 from harness.tools.suite import pytest_command, run_suite
 
-STABLE, FLAKY, FAILING = "stable", "flaky", "failing"
+STABLE, FLAKY, FAILING, SKIPPED = "stable", "flaky", "failing", "skipped"
+VERDICTS = (STABLE, FLAKY, FAILING, SKIPPED)
 
 
 @dataclass
@@ -44,6 +46,8 @@ class TestHistory:
     @property
     def verdict(self) -> str:
         ran = [o for o in self.outcomes if o != "skipped"]
+        if not ran:
+            return SKIPPED
         if all(o == "passed" for o in ran):
             return STABLE
         return FLAKY if "passed" in ran else FAILING
@@ -74,11 +78,12 @@ def histories(rounds: list[Round]) -> dict[str, TestHistory]:
 
 
 def render_markdown(rounds: list[Round], tests: dict[str, TestHistory], asked: int) -> str:
-    counts = {v: sum(h.verdict == v for h in tests.values()) for v in (STABLE, FLAKY, FAILING)}
+    counts = {v: sum(h.verdict == v for h in tests.values()) for v in VERDICTS}
     lines = [
         f"# Soak: {len(rounds)} of {asked} rounds",
         "",
-        f"{len(tests)} tests: {counts[STABLE]} stable, {counts[FLAKY]} flaky, {counts[FAILING]} failing.",
+        f"{len(tests)} tests: {counts[STABLE]} stable, {counts[FLAKY]} flaky, {counts[FAILING]} failing, "
+        f"{counts[SKIPPED]} skipped in every round.",
         "",
         "| round | wall time | passed | not passed | pytest exit |",
         "|---|---|---|---|---|",
@@ -90,7 +95,7 @@ def render_markdown(rounds: list[Round], tests: dict[str, TestHistory], asked: i
             f"| {one.exit_code} |"
         )
     lines += ["", "| test | verdict | passed | rounds | first problem |", "|---|---|---|---|---|"]
-    order = {FAILING: 0, FLAKY: 1, STABLE: 2}
+    order = {FAILING: 0, FLAKY: 1, SKIPPED: 2, STABLE: 3}
     for test, history in sorted(tests.items(), key=lambda item: (order[item[1].verdict], item[0])):
         passed = history.outcomes.count("passed")
         problem = history.first_problem.replace("|", "\\|")
@@ -123,13 +128,15 @@ def soak(rounds: int, artifacts: Path, pytest_args: list[str]) -> None:
         tests = write_report(artifacts, done, rounds)
         print(f"[soak] round {number}: {done[-1].seconds / 60:.1f} min; report: {artifacts / 'soak.md'}")
     print((artifacts / "soak.md").read_text(), flush=True)
-    unstable = [t for t, h in tests.items() if h.verdict != STABLE]
+    unstable = [t for t, h in tests.items() if h.verdict in (FLAKY, FAILING)]
+    skipped = [t for t, h in tests.items() if h.verdict == SKIPPED]
     no_results = [str(r.number) for r in done if not r.outcomes]
     if no_results:
         raise HarnessError(f"round(s) {', '.join(no_results)} ended without results: see their output above")
-    if unstable:
-        report = artifacts / "soak.md"
-        raise HarnessError(f"{len(unstable)} test(s) not stable in {len(done)} rounds: see {report}")
+    problems = [f"{len(unstable)} test(s) not stable"] if unstable else []
+    problems += [f"{len(skipped)} test(s) skipped in every round, so not shown stable"] if skipped else []
+    if problems:
+        raise HarnessError(f"{'; '.join(problems)} in {len(done)} rounds: see {artifacts / 'soak.md'}")
 
 
 def main(argv: list[str]) -> int:
