@@ -39,7 +39,7 @@ from harness.provision import leftovers
 from harness.provision.nodeimages import NodeImage, resolve_node_image
 from harness.provision.testimage import build_test_image
 from harness.redact import redact_tree
-from harness.versions import KubeVersion
+from harness.versions import Behaviour, KubeVersion
 
 
 def log(message: str) -> None:
@@ -196,6 +196,11 @@ class Provisioner:
             except HarnessError as exc:
                 self._image_error = f"node image: {exc}"
                 raise HarnessError(self._image_error) from None
+            if HostFacts.read().cgroup_v1 and self.request.k8s_version.has(Behaviour.FAILS_ON_CGROUP_V1):
+                log(
+                    "this host runs cgroup v1: the kubelets get failCgroupV1: false (KEP-5573), and kind "
+                    "warns that cgroup v1 is deprecated"
+                )
         config = kindconfig.render(
             kindconfig.load(kind_config),
             version=self.request.k8s_version,

@@ -15,6 +15,7 @@ from typing import Any
 import docker.errors
 import pytest
 
+from harness.cluster.hostfacts import HostFacts
 from harness.errors import HarnessError
 from harness.nodeimage import choose
 from harness.nodeimage.assemble import LABEL_BUILDER_PID, LABEL_VERSION
@@ -26,6 +27,7 @@ from harness.versions import KubeVersion
 from harness.waiting import WaitTimeout
 
 VERSION = KubeVersion.parse("1.34.4")
+CGROUP_V1_HOST = HostFacts(can_lower_oom_score=False, cgroup_v1=True)
 SINGLE = Path("kind-configs/single-node.yaml")
 MULTI = Path("kind-configs/multi-node.yaml")
 NODE_IMAGE = NodeImage("kindest/node:v1.34.4@sha256:abc", offline=True)
@@ -152,7 +154,7 @@ def world(monkeypatch: pytest.MonkeyPatch, cache: Path, tmp_path: Path) -> World
         "kindconfig",
         SimpleNamespace(load=lambda path: {"from": path.stem}, render=lambda config, **kw: {**config, **kw}),
     )
-    monkeypatch.setattr(prov_module, "HostFacts", SimpleNamespace(read=lambda: "host facts"))
+    monkeypatch.setattr(prov_module.HostFacts, "read", lambda: CGROUP_V1_HOST)
     monkeypatch.setattr(prov_module, "Kind", FakeKind)
     monkeypatch.setattr(leftovers, "warn", lambda kind, client: None)
     return world
@@ -188,12 +190,23 @@ def test_clusters_are_named_per_config_and_share_one_node_image(world: World, tm
     assert world.configs[0] == {
         "from": "single-node",
         "version": VERSION,
-        "host": "host facts",
+        "host": CGROUP_V1_HOST,
         "offline_image": True,
     }
     assert world.events.count(("build test image", "")) == 1
     assert single.kind.loaded == multi.kind.loaded == [TEST_IMAGE]
     assert provisioner.test_image == TEST_IMAGE
+
+
+@pytest.mark.parametrize("version, said", [("1.34.11", 0), ("1.35.8", 1)])
+def test_a_cgroup_v1_host_is_said_once_where_the_kubelet_needs_telling(
+    world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str, said: int
+) -> None:
+    provisioner = make(tmp_path, k8s_version=KubeVersion.parse(version))
+    provisioner.ready_cluster(SINGLE)
+    provisioner.ready_cluster(MULTI)
+    line = "[provision] this host runs cgroup v1: the kubelets get failCgroupV1: false (KEP-5573)"
+    assert capsys.readouterr().err.count(line) == said
 
 
 @pytest.mark.parametrize("owns", [True, False])
