@@ -17,10 +17,16 @@ def args(**changes: object) -> argparse.Namespace:
 
 
 class Suite:
-    """Stands in for the child pytest: takes `seconds` and writes claims.json with `verdicts`."""
+    """Stands in for the child pytest: takes `seconds`, writes claims.json with `verdicts`, and exits
+    with its run's code in `codes` (0 when not named)."""
 
-    def __init__(self, runs: dict[str, tuple[float, dict[str, str]]], clock: list[float]) -> None:
-        self.runs, self.clock = runs, clock
+    def __init__(
+        self,
+        runs: dict[str, tuple[float, dict[str, str]]],
+        clock: list[float],
+        codes: dict[str, int] | None = None,
+    ) -> None:
+        self.runs, self.clock, self.codes = runs, clock, codes or {}
 
     def __call__(self, command: list[str]) -> int:
         directory = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--artifacts-dir=")))
@@ -28,7 +34,7 @@ class Suite:
         self.clock[0] += seconds
         rows = [{"claim": claim, "verdict": verdict} for claim, verdict in verdicts.items()]
         (directory / "claims.json").write_text(json.dumps({"claims": rows}))
-        return 0
+        return self.codes.get(directory.name, 0)
 
 
 @pytest.fixture
@@ -47,6 +53,17 @@ def test_the_parallel_run_meets_its_target_only_with_the_same_verdicts(
     assert (serial.value, serial.met) == ("16.7 min (pytest exit 0)", None)
     assert parallel.value == "6.5 min (pytest exit 0): 39% of serial" and parallel.met
     assert (verdicts.value, verdicts.met) == ("S1: confirmed -> inconclusive", False)
+
+
+def test_a_parallel_run_that_failed_does_not_meet_its_target_however_fast(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clock: list[float]
+) -> None:
+    runs = {"serial": (1000.0, {"S1": "confirmed"}), "parallel": (300.0, {"S1": "confirmed"})}
+    monkeypatch.setattr(speed, "run_suite", Suite(runs, clock, codes={"parallel": 1}))
+    _, parallel, verdicts = speed.suite(args(), tmp_path)
+    assert parallel.value == "5.0 min (pytest exit 1): 30% of serial"
+    assert parallel.met is False
+    assert verdicts.met is False
 
 
 def test_the_warm_budget_leaves_out_the_deliberate_waits_the_tests_recorded(tmp_path: Path) -> None:
