@@ -3,12 +3,10 @@
     python -m harness.tools.conformance matrix --artifacts DIR VERSION...   (make conformance)
     python -m harness.tools.conformance version --result-dir DIR VERSION   (make conformance-version)
 
-Each version runs on its own node image and clusters, one after another (a 2-core machine
-holds one suite at a time), into its result directory: junit.xml, claims.json, run.json and
-the diagnostics of its failures. A version whose node image cannot be had, or whose run ends
-without results, gets a run.json saying "failed: <why>" and the matrix goes on; its column is
-red in the report. `matrix` ends by merging the result directories (harness.reports.conformance).
-Both modes exit non-zero, once everything is written, when a version failed or had failing tests.
+Each version runs on its own node image and clusters, one after another (a 2-core machine holds
+one suite at a time), into its result directory; `matrix` ends by merging the result directories
+(harness.reports.conformance). What a result directory holds, what a version that did not run
+leaves, and the exit status: docs/conformance.md.
 """
 
 from __future__ import annotations
