@@ -3,6 +3,10 @@
 The configuration is read the way the kubelet reads it: the file named by the running kubelet's
 `--config` flag, with command-line flags taking precedence over the file. Nothing here assumes
 where static pod manifests live: `static_pod_path()` is what this kubelet was told, or None.
+
+The journal is read as journald's JSON, each entry with its own receive time to the microsecond:
+`journalctl --since` takes whole seconds, so the entries are filtered again on that time, and a
+line logged just before a test's action never stands for what the action caused.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -46,6 +50,8 @@ _GO_DURATION_UNITS = {
 }
 # journalctl --since value for the whole journal the node kept.
 WHOLE_JOURNAL = "@0"
+# journald's JSON fields a journal line is made of (its receive time always comes with them).
+_JOURNAL_FIELDS = "MESSAGE,SYSLOG_IDENTIFIER,_PID"
 # Seconds between two reads of the journal while waiting for a line in it.
 _JOURNAL_POLL_INTERVAL = 2.0
 _GO_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
@@ -85,6 +91,25 @@ def changed_config(config: Mapping[str, Any], changes: Mapping[str, Any]) -> dic
         else:
             updated[key] = value
     return updated
+
+
+class JournalEntry(NamedTuple):
+    when: datetime  # journald's receive time (microseconds), not the klog header (which has no year)
+    process: str  # "kubelet[1234]", or systemd's lines about the unit
+    message: str
+
+    def line(self) -> str:
+        return f"{self.when.isoformat(timespec='microseconds')} {self.process}: {self.message}"
+
+
+def _journal_entry(fields: Mapping[str, Any]) -> JournalEntry:
+    message = fields.get("MESSAGE")
+    if isinstance(message, list):  # journald's form of a message that is not UTF-8: its bytes
+        message = bytes(message).decode(errors="replace")
+    pid = fields.get("_PID")
+    process = str(fields.get("SYSLOG_IDENTIFIER") or UNIT) + (f"[{pid}]" if pid else "")
+    when = datetime.fromtimestamp(int(fields["__REALTIME_TIMESTAMP"]) / 1e6, UTC)
+    return JournalEntry(when, process, str(message or ""))
 
 
 def _config_path(argv: list[str]) -> str:
@@ -156,33 +181,31 @@ class Kubelet:
         answer = self.node.run("curl", "-sf", "--max-time", limit, f"http://127.0.0.1:{port}/pods")
         return json.loads(answer.stdout).get("items") or []  # "items": null while it runs none
 
-    def journal(self, since: datetime | str) -> str:
-        """The kubelet's journal since a moment (a datetime, or any --since form journalctl takes)."""
+    def _entries(self, since: datetime | str) -> list[JournalEntry]:
+        """The journal entries since `since` (as for journal)."""
         when = f"@{int(since.timestamp())}" if isinstance(since, datetime) else since
-        return self.node.run(
-            "journalctl", "-u", UNIT, "--since", when, "--no-pager", "-o", "short-precise"
-        ).stdout
+        output = self.node.run(
+            "journalctl", "-u", UNIT, "--since", when, "--no-pager", "--all",
+            "-o", "json", f"--output-fields={_JOURNAL_FIELDS}",
+        ).stdout  # fmt: skip
+        entries = [_journal_entry(json.loads(line)) for line in output.splitlines() if line.strip()]
+        return [e for e in entries if e.when >= since] if isinstance(since, datetime) else entries
+
+    def journal(self, since: datetime | str) -> str:
+        """The kubelet's journal since a moment (a datetime, to the microsecond, or any --since form
+        journalctl takes), a line per entry: its time, its process, its message."""
+        return "".join(entry.line() + "\n" for entry in self._entries(since))
 
     def log_times(self, since: datetime, *fragments: str) -> list[datetime]:
-        """When the kubelet logged each journal line since `since` that has every fragment, in order:
-        journald's receive time (microseconds), not the line's own klog header (which has no year)."""
-        output = self.node.run(
-            "journalctl", "-u", UNIT, "--since", f"@{int(since.timestamp())}", "--no-pager", "-o", "json"
-        ).stdout
-        entries = (json.loads(line) for line in output.splitlines() if line.strip())
-        times = [
-            datetime.fromtimestamp(int(entry["__REALTIME_TIMESTAMP"]) / 1e6, UTC)
-            for entry in entries
-            if isinstance(entry.get("MESSAGE"), str) and all(f in entry["MESSAGE"] for f in fragments)
-        ]
-        return [when for when in times if when >= since]
+        """When the kubelet logged each journal line since `since` that has every fragment, in order."""
+        return [e.when for e in self._entries(since) if all(f in e.message for f in fragments)]
 
     def wait_for_log(self, since: datetime | str, *fragments: str, timeout: float) -> str:
         """The first journal line since `since` (as for journal) with every fragment, once there is one."""
 
         def probe() -> str | None:
-            lines = self.journal(since).splitlines()
-            return next((line for line in lines if all(f in line for f in fragments)), None)
+            entries = self._entries(since)
+            return next((e.line() for e in entries if all(f in e.message for f in fragments)), None)
 
         return poll_until(
             probe,

@@ -457,13 +457,38 @@ def test_a_service_that_does_not_come_back_times_out_with_its_state() -> None:
     )
 
 
-def test_journal_since_a_datetime_uses_epoch_seconds() -> None:
-    node, container = node_with(lambda argv: (0, b"-- No entries --\n", b""))
-    since = datetime(2024, 11, 27, 7, 0, 0, 900000, tzinfo=UTC)
-    assert node.kubelet.journal(since) == "-- No entries --\n"
-    assert container.commands() == [
-        ["journalctl", "-u", "kubelet", "--since", "@1732690800", "--no-pager", "-o", "short-precise"]
+def journal_output(*entries: tuple[float, str]) -> bytes:
+    """What `journalctl -o json` prints for kubelet lines logged at these epoch times."""
+    fields = [
+        {
+            "__REALTIME_TIMESTAMP": str(round(when * 1e6)),
+            "MESSAGE": message,
+            "SYSLOG_IDENTIFIER": "kubelet",
+            "_PID": "77",
+        }
+        for when, message in entries
     ]
+    return "".join(json.dumps(f) + "\n" for f in fields).encode()
+
+
+def test_journal_since_a_datetime_reads_from_its_second_and_keeps_what_came_from_it_on() -> None:
+    """journalctl's --since takes whole seconds: a line from earlier in that second is dropped."""
+    since = datetime(2024, 11, 27, 7, 0, 0, 900000, tzinfo=UTC)
+    output = journal_output((since.timestamp() - 0.5, "before"), (since.timestamp() + 0.05, "after"))
+    node, container = node_with(lambda argv: (0, output, b""))
+    assert node.kubelet.journal(since) == "2024-11-27T07:00:00.950000+00:00 kubelet[77]: after\n"
+    assert container.commands() == [
+        ["journalctl", "-u", "kubelet", "--since", "@1732690800", "--no-pager", "--all", "-o", "json",
+         "--output-fields=MESSAGE,SYSLOG_IDENTIFIER,_PID"]
+    ]  # fmt: skip
+
+
+def test_wait_for_log_never_takes_a_line_from_before_since_in_the_same_second() -> None:
+    since = datetime(2026, 11, 27, 7, 0, 0, 500000, tzinfo=UTC)
+    output = journal_output((since.timestamp() - 0.4, 'E1127 "Could not" path="/m/a.yaml"'))
+    node, _ = node_with(lambda argv: (0, output, b""))
+    with pytest.raises(WaitTimeout, match=r"containing \['/m/a.yaml'\]"):
+        node.kubelet.wait_for_log(since, "/m/a.yaml", timeout=0)
 
 
 @pytest.mark.parametrize(
@@ -576,14 +601,15 @@ def test_stopped_kubelet_is_started_again_even_when_the_body_fails() -> None:
 
 
 def test_wait_for_log_returns_the_first_line_with_every_fragment() -> None:
-    journal = (
-        b'E1127 "Could not process manifest file" path="/m/a.yaml"\nE1127 "Could not" path="/m/b.yaml"\n'
+    since = datetime(2026, 11, 27, tzinfo=UTC)
+    journal = journal_output(
+        (since.timestamp() + 1, 'E1127 "Could not process manifest file" path="/m/a.yaml"'),
+        (since.timestamp() + 2, 'E1127 "Could not" path="/m/b.yaml"'),
     )
     node, _ = node_with(lambda argv: (0, journal, b""))
-    since = datetime(2026, 11, 27, tzinfo=UTC)
     assert (
         node.kubelet.wait_for_log(since, "Could not", "/m/b.yaml", timeout=0)
-        == 'E1127 "Could not" path="/m/b.yaml"'
+        == '2026-11-27T00:00:02.000000+00:00 kubelet[77]: E1127 "Could not" path="/m/b.yaml"'
     )
     with pytest.raises(WaitTimeout, match=r"a kubelet log line on kind-worker containing \['/m/c.yaml'\]"):
         node.kubelet.wait_for_log(since, "/m/c.yaml", timeout=0)
@@ -603,4 +629,4 @@ def test_log_times_are_journald_receive_times_of_matching_lines_from_since_on() 
     times = node.kubelet.log_times(since, "Creating a mirror pod", 'pod="default/a"')
 
     assert times == [datetime.fromtimestamp(1795801216.5, UTC)]  # the earlier line is before `since`
-    assert container.commands()[0][-4:] == ["@1795801214", "--no-pager", "-o", "json"]
+    assert container.commands()[0][4] == "@1795801214"
