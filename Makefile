@@ -128,12 +128,12 @@ upgrade-check: venv host-setup
 K8S_VERSIONS ?= $(shell $(PYTHON) -m harness.versions conformance)
 conformance: venv host-setup
 	$(PY) -m harness.tools.conformance matrix --artifacts=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
-		--kind-bin=$(KIND) --pytest-args="$(PYTEST_ARGS)" $(K8S_VERSIONS)
+		--kind-bin=$(KIND) $(K8S_VERSIONS) -- $(PYTEST_ARGS)
 
 # One version into one result directory ($(ARTIFACTS)), as each CI job of a fan-out runs it.
 conformance-version: venv host-setup
 	$(PY) -m harness.tools.conformance version --result-dir=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
-		--kind-bin=$(KIND) --pytest-args="$(PYTEST_ARGS)" $(K8S_VERSION)
+		--kind-bin=$(KIND) $(K8S_VERSION) -- $(PYTEST_ARGS)
 
 # Merge result directories (this machine's or other CI jobs') into $(ARTIFACTS)/conformance.*
 ARTIFACTS_FROM ?=

@@ -1,7 +1,11 @@
 """Conformance runs: the behaviour catalogue on several Kubernetes versions, then one report.
 
-    python -m harness.tools.conformance matrix --artifacts DIR VERSION...   (make conformance)
-    python -m harness.tools.conformance version --result-dir DIR VERSION   (make conformance-version)
+    python -m harness.tools.conformance matrix --artifacts DIR VERSION... [-- PYTEST_ARGS...]
+    python -m harness.tools.conformance version --result-dir DIR VERSION [-- PYTEST_ARGS...]
+
+(make conformance, make conformance-version). The pytest arguments come after `--`, each its own
+argument as the shell split them (as `make e2e` passes PYTEST_ARGS), so no word of a -k expression
+is ever taken for a version; every version is checked before anything runs.
 
 Each version runs on its own node image and clusters, one after another (a 2-core machine holds
 one suite at a time), into its result directory; `matrix` ends by merging the result directories
@@ -13,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
@@ -92,25 +95,36 @@ def matrix(versions: list[str], artifacts: Path, node_image: str, kind_bin: Path
     _check({v: outcome for v, (_, outcome) in runs.items()}, artifacts / "conformance.html")
 
 
+def check_versions(versions: list[str]) -> None:
+    """Every version is a supported Kubernetes release, and none is named twice (they would share
+    a result directory): a HarnessError naming the first bad word, before anything runs."""
+    for version in versions:
+        KubeVersion.parse(version)
+    twice = sorted({v for v in versions if versions.count(v) > 1})
+    if twice:
+        raise HarnessError(f"versions named more than once: {', '.join(twice)}")
+
+
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.tools.conformance")
+    split = argv.index("--") if "--" in argv else len(argv)
+    argv, extra = argv[:split], argv[split + 1 :]  # after "--": the pytest arguments, untouched
+    parser = argparse.ArgumentParser(
+        prog="python -m harness.tools.conformance", epilog="-- then more pytest arguments (PYTEST_ARGS)"
+    )
     parser.add_argument("mode", choices=("matrix", "version"))
     parser.add_argument("versions", nargs="+", metavar="VERSION")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="matrix: DIR/<version>/")
     parser.add_argument("--result-dir", type=Path, help="version: the one result directory")
     parser.add_argument("--node-image", default="auto")
     parser.add_argument("--kind-bin", type=Path, default=DEFAULT_KIND_BIN)
-    parser.add_argument("--pytest-args", default="", help="more pytest arguments, one string")
     args = parser.parse_args(argv)
-    try:
-        extra = shlex.split(args.pytest_args)  # as a shell would: -k "a or b" is one argument
-    except ValueError as exc:
-        parser.error(f"--pytest-args: {exc}")
+    if args.mode == "version" and (len(args.versions) != 1 or args.result_dir is None):
+        parser.error("version takes one VERSION and --result-dir")
+    if cli.run(lambda: check_versions(args.versions)):
+        return 1
     handle_interrupts()
     if args.mode == "matrix":
         return cli.run(lambda: matrix(args.versions, args.artifacts, args.node_image, args.kind_bin, extra))
-    if len(args.versions) != 1 or args.result_dir is None:
-        parser.error("version takes one VERSION and --result-dir")
 
     def one() -> None:
         version = args.versions[0]

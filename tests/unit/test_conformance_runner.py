@@ -203,16 +203,46 @@ def test_one_version_exits_non_zero_when_its_tests_failed_or_it_did_not_run(
     assert (tmp_path / "run.json").is_file()
 
 
-def test_pytest_args_are_split_as_a_shell_splits_them(suite: Suite, tmp_path: Path) -> None:
-    args = """-k "mirror and not (forced or 'two words')" -x"""
-    assert runner.main(["version", f"--result-dir={tmp_path}", f"--pytest-args={args}", "1.34.4"]) == 0
-    assert suite.commands[0][-3:] == ["-k", "mirror and not (forced or 'two words')", "-x"]
+def test_pytest_args_after_the_double_dash_reach_pytest_intact(suite: Suite, tmp_path: Path) -> None:
+    """As the shell split `make conformance PYTEST_ARGS='-k "a or b" -x'`: each its own argument."""
+    expression = "mirror and not (forced or 'two words')"
+    argv = ["matrix", f"--artifacts={tmp_path}", "1.33.13", "1.34.4", "--", "-k", expression, "-x"]
+    assert runner.main(argv) == 0
+    assert suite.ran() == ["1.33.13", "1.34.4"]
+    assert [command[-3:] for command in suite.commands] == [["-k", expression, "-x"]] * 2
+    assert runner.main(["version", f"--result-dir={tmp_path / 'one'}", "1.34.4", "--", "-k", expression]) == 0
+    assert suite.commands[-1][-2:] == ["-k", expression]
 
 
-def test_unbalanced_quotes_in_pytest_args_are_a_usage_error(suite: Suite, tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exit_:
-        runner.main(["version", f"--result-dir={tmp_path}", "--pytest-args=-k 'a or b", "1.34.4"])
-    assert exit_.value.code == 2 and suite.commands == []
+@pytest.mark.parametrize(
+    ("versions", "named"),
+    [
+        (["1.31.0", "1.34.4", "-k", "test_api_references or test_mirror_pod_is_named"], None),
+        (["1.31.0", "or", "test_mirror_pod_is_named"], "'or'"),
+        (["1.34.4", "1.99.0"], "1.99.0"),
+        (["1.34.4", "1.34.4"], "versions named more than once: 1.34.4"),
+    ],
+)
+def test_every_version_is_checked_before_anything_runs(
+    suite: Suite, tmp_path: Path, capsys: pytest.CaptureFixture[str], versions: list[str], named: str | None
+) -> None:
+    """The words of a -k expression given as versions (the quoting that broke `make conformance`)
+    never become result directories: one line names the first bad word, and nothing runs."""
+    if named is None:  # "-k" is an option here: argparse's one usage line
+        with pytest.raises(SystemExit) as exit_:
+            runner.main(["matrix", f"--artifacts={tmp_path}", *versions])
+        assert exit_.value.code == 2
+    else:
+        assert runner.main(["matrix", f"--artifacts={tmp_path}", *versions]) == 1
+        (line,) = capsys.readouterr().err.splitlines()
+        assert line.startswith("error: ") and named in line
+    assert suite.commands == [] and list(tmp_path.iterdir()) == []
+
+
+def test_one_version_is_checked_too(suite: Suite, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert runner.main(["version", f"--result-dir={tmp_path / 'mirror'}", "mirror"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "'mirror'" in line and suite.commands == [] and list(tmp_path.iterdir()) == []
 
 
 class FakePopen:
