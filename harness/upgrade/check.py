@@ -25,7 +25,7 @@ from harness.staticpods.manifest import unique_name
 from harness.staticpods.pods import StaticPod, StaticPods, event_time
 from harness.staticpods.ready_watch import ReadyWatch
 from harness.upgrade import swap
-from harness.upgrade.observe import snapshot
+from harness.upgrade.observe import ready_and_started, snapshot
 from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
 from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled, watch_until
 
@@ -72,7 +72,7 @@ class UpgradeCheck:
         for pod in placed:
             pod.wait_up()
         before = tuple(snapshot(pod) for pod in placed)
-        watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}")
+        watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}", ready_and_started)
         # What fails after the swap is a result of the check, reported with the rest, not a crash.
         problems: list[BehaviourResult] = []
         with watch.running():

@@ -1,9 +1,12 @@
 """Compare each static pod before and after the kubelet swap, and give the verdict.
 
 A pod is disrupted when a container restarted, its sandbox or its mirror was recreated,
-its config.hash changed, or it is not Running at the end. A Ready flap alone is reported
-but is no disruption: before 1.35 every kubelet restart flips Ready to False (KEP-4781,
-ChangeContainerStatusOnKubeletRestart), patch upgrades included.
+its config.hash changed, or it is not Running at the end. A Ready or Started reset that none
+of these explains (a status reset across the kubelet restart) depends on the new kubelet's
+version (the version contract, KEP-4781): a kubelet that keeps container status across its
+restart (Behaviour.KEEPS_STATUS_ACROSS_RESTART) must not reset it, so there the reset is a
+disruption; before, every kubelet restart reset Ready (ChangeContainerStatusOnKubeletRestart),
+patch upgrades included, so the reset is reported as expected behaviour, with the KEP named.
 
 The kubelet's reasons come from its own messages, as k8s.io/kubernetes v1.31.14 words
 them (the same from v1.30 to v1.35):
@@ -36,6 +39,7 @@ from harness.upgrade.records import (
     SwapObservation,
     UpgradeRecord,
 )
+from harness.versions import Behaviour, KubeVersion, since
 
 CONTAINER_REASON = re.compile(
     r"(?:Init container|Container) (?P<name>[^\s\",]+) "
@@ -49,6 +53,7 @@ POD_REASONS = (
     "Deleted mirror pod because it is outdated",
 )
 _MINOR = re.compile(r"^v?1\.(\d+)\.")
+KEP_4781 = Behaviour.KEEPS_STATUS_ACROSS_RESTART
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class PodFinding:
     containers: tuple[ContainerFinding, ...]
     ready: ReadyFlaps
     reasons: tuple[str, ...]  # the kubelet's pod-level messages
+    keeps_status: bool  # the new kubelet keeps Ready and Started across its restart (KEP-4781)
 
     @property
     def sandbox_recreated(self) -> bool:
@@ -113,6 +119,14 @@ class PodFinding:
         )
 
     @property
+    def status_reset(self) -> bool:
+        """Ready or Started went False with no restart, new sandbox or new mirror to explain it."""
+        explained = (
+            self.sandbox_recreated or self.mirror_recreated or any(c.restarted for c in self.containers)
+        )
+        return self.ready.flaps > 0 and not explained
+
+    @property
     def disruptions(self) -> tuple[str, ...]:
         """What happened to this pod, worded for a report; empty when nothing did."""
         if self.after is None:
@@ -124,8 +138,27 @@ class PodFinding:
             (self.mirror_recreated, "mirror recreated"),
             (self.hash_changed, "config.hash changed"),
             (not self.running_at_end, "not Running at the end"),
+            (
+                self.status_reset and self.keeps_status,
+                f"Ready/Started reset across the kubelet restart ({self._reset_text}): a kubelet of "
+                f"{since(KEP_4781)}+ keeps container status (KEP-4781)",
+            ),
         ]
         return tuple(text for hit, text in found if hit)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What happened that the new kubelet's version explains: reported, never a disruption."""
+        if self.status_reset and not self.keeps_status:
+            return (
+                f"Ready/Started reset across the kubelet restart ({self._reset_text}): expected before "
+                f"{since(KEP_4781)} (KEP-4781, ChangeContainerStatusOnKubeletRestart)",
+            )
+        return ()
+
+    @property
+    def _reset_text(self) -> str:
+        return f"{self.ready.flaps}x, {self.ready.not_ready_seconds:.1f} s not Ready"
 
     @property
     def disrupted(self) -> bool:
@@ -169,8 +202,10 @@ class UpgradeDiff:
 def diff_upgrade(record: UpgradeRecord) -> UpgradeDiff:
     after = {p.key: p for p in record.after}
     observed = {o.key: o for o in record.observations}
+    keeps = keeps_status(record.to_version)
     pods = tuple(
-        diff_pod(pod, after.get(pod.key), observed.get(pod.key), record.watch_ended) for pod in record.before
+        diff_pod(pod, after.get(pod.key), observed.get(pod.key), record.watch_ended, keeps_status=keeps)
+        for pod in record.before
     )
     verdict = Verdict(
         disrupted=sum(p.disrupted for p in pods),
@@ -183,7 +218,12 @@ def diff_upgrade(record: UpgradeRecord) -> UpgradeDiff:
 
 
 def diff_pod(
-    before: PodRecord, after: PodRecord | None, seen: SwapObservation | None, watch_ended: datetime
+    before: PodRecord,
+    after: PodRecord | None,
+    seen: SwapObservation | None,
+    watch_ended: datetime,
+    *,
+    keeps_status: bool,
 ) -> PodFinding:
     lines = seen.log_lines if seen else ()
     reasons = container_reasons(lines)
@@ -215,6 +255,7 @@ def diff_pod(
         containers=containers,
         ready=ready_flaps(seen.transitions if seen else (), watch_ended),
         reasons=tuple(r for r in POD_REASONS if any(r in line for line in lines)),
+        keeps_status=keeps_status,
     )
 
 
@@ -244,6 +285,12 @@ def ready_flaps(transitions: Iterable[ReadyTransition], watch_ended: datetime) -
 def upgrade_kind(from_version: str, to_version: str) -> Literal["patch", "minor"]:
     """Same minor: a patch upgrade; otherwise a minor one."""
     return "patch" if _minor(from_version) == _minor(to_version) else "minor"
+
+
+def keeps_status(to_version: str) -> bool:
+    """Whether the new kubelet (v1.35.0, or a development build's v1.35.0-alpha.1+abc) keeps Ready and
+    Started across its restart: the version contract of KEP-4781."""
+    return KubeVersion(1, _minor(to_version), 0).has(KEP_4781)
 
 
 def _minor(version: str) -> int:

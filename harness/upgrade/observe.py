@@ -2,7 +2,9 @@
 
 A snapshot reads each mirror pod (UID, config.hash, phase, container statuses) and crictl on
 the node (sandboxes, container attempts). The Ready watch (harness.staticpods.ready_watch)
-follows the mirrors from before the swap until the pods settled.
+follows the mirrors from before the swap until the pods settled, with `ready_and_started` as
+its state: a container whose Started goes False counts as not Ready, so that a reset of either
+across the kubelet restart (KEP-4781) is seen.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from kubernetes import client as k8s
 
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION
 from harness.staticpods.pods import StaticPod
+from harness.staticpods.ready_watch import ready_of
 from harness.upgrade.records import ContainerKind, ContainerRecord, PodRecord
 
 
@@ -32,6 +35,16 @@ def snapshot(pod: StaticPod) -> PodRecord | None:
         sandbox_ids=_sandboxes(pod),
         containers=tuple(_container(status, kinds[status.name], attempts) for status in statuses),
     )
+
+
+def ready_and_started(pod: k8s.V1Pod) -> tuple[bool, str]:
+    """The pod's Ready condition, but not Ready while a running container says started: false."""
+    ready, reason = ready_of(pod)
+    statuses = (pod.status.init_container_statuses or []) + (pod.status.container_statuses or [])
+    unstarted = [s.name for s in statuses if s.state and s.state.running and s.started is False]
+    if unstarted:
+        return False, f"NotStarted: {', '.join(unstarted)}"
+    return ready, reason
 
 
 def _sandboxes(pod: StaticPod) -> tuple[str, ...]:

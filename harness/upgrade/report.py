@@ -57,6 +57,7 @@ def render_json(result: UpgradeDiff) -> str:
                 "not_ready_seconds": round(pod.ready.not_ready_seconds, 3),
                 "running_at_end": pod.running_at_end,
                 "kubelet_reasons": list(pod.reasons),
+                "expected_for_version": list(pod.notes),
                 "containers": [
                     {
                         "name": c.name,
@@ -115,6 +116,7 @@ def _pod_cells(pod: PodFinding) -> list[tuple[str, Cell]]:
         ),
         ("Running at the end", Cell(_yes(pod.running_at_end), bad=not pod.running_at_end)),
         ("Kubelet's pod messages", Cell("; ".join(pod.reasons) or "—")),
+        ("Expected for this version", Cell("; ".join(pod.notes) or "—", warn=bool(pod.notes))),
     ]
 
 

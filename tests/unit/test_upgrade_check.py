@@ -15,6 +15,7 @@ import pytest
 from harness.cluster.hostfacts import HostFacts
 from harness.upgrade import check
 from harness.upgrade.check import POD_SHAPES, RUN_LABEL, UpgradeCheck
+from harness.upgrade.observe import ready_and_started
 from harness.upgrade.records import BehaviourResult, PodRecord, ReadyTransition
 from harness.waiting import WaitTimeout
 
@@ -118,8 +119,9 @@ class FakeReadyWatch:
     made: ClassVar[list[FakeReadyWatch]] = []
     log: ClassVar[list[str]] = []
 
-    def __init__(self, kubeconfig: Path, namespace: str, label_selector: str) -> None:
+    def __init__(self, kubeconfig: Path, namespace: str, label_selector: str, state: Any) -> None:
         self.kubeconfig, self.namespace, self.label_selector = kubeconfig, namespace, label_selector
+        self.state = state
         self.error = FakeReadyWatch.error
         self.transitions: dict[str, list[ReadyTransition]] = {}
         FakeReadyWatch.made.append(self)
@@ -238,6 +240,7 @@ def test_the_swap_goes_in_order_under_the_watch(world: Setup) -> None:
     (watch,) = FakeReadyWatch.made
     run = world.pods.placed[0].manifest.labels[RUN_LABEL]
     assert (watch.namespace, watch.label_selector) == ("default", f"{RUN_LABEL}={run}")
+    assert watch.state is ready_and_started  # a Started reset counts (KEP-4781)
     assert all(pod.manifest.labels == {RUN_LABEL: run} for pod in world.pods.placed[:8])
 
     assert (record.from_version, record.to_version, record.node) == (FROM, TO, NODE)

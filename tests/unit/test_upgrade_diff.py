@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.upgrade.diff import container_reasons, diff_upgrade, ready_flaps, upgrade_kind
+from harness.upgrade.diff import container_reasons, diff_upgrade, keeps_status, ready_flaps, upgrade_kind
 from harness.upgrade.records import ReadyTransition, SwapObservation, UpgradeRecord
+from harness.upgrade.report import write_reports
 
 SAMPLE = Path(__file__).parent / "data/upgrade/synthetic-definition-changed.json"
 
@@ -146,3 +147,58 @@ def test_upgrade_kind_follows_the_minor(old, new, kind):
 def test_upgrade_kind_refuses_a_non_version():
     with pytest.raises(ValueError, match="not a Kubernetes version"):
         upgrade_kind("latest", "1.34.4")
+
+
+RECORDED_PATCH = Path(__file__).parent / "data/upgrade/recorded-1.34.3-to-1.34.4.json"
+RECORDED_MINOR = Path(__file__).parent / "data/upgrade/recorded-1.30.14-to-1.31.0.json"
+
+
+def as_versions(path: Path, old: str, new: str) -> UpgradeRecord:
+    """A recorded run, as if its kubelets had been `old` and `new`."""
+    return dataclasses.replace(UpgradeRecord.from_json(path.read_text()), from_version=old, to_version=new)
+
+
+def test_from_1_35_a_ready_reset_across_the_restart_is_a_disruption():
+    """KEP-4781: a 1.35+ kubelet keeps container status; the recorded probes pod's Ready reset fails."""
+    result = diff_upgrade(as_versions(RECORDED_PATCH, "v1.35.7", "v1.35.8"))
+    (probes,) = [p for p in result.pods if p.disrupted]
+    assert probes.key.startswith("default/upgrade-probes-")
+    assert probes.status_reset and probes.notes == ()
+    (reset,) = probes.disruptions
+    assert reset.startswith("Ready/Started reset across the kubelet restart (1x, 0.7 s not Ready)")
+    assert "KEP-4781" in reset and "1.35+" in reset
+    assert result.verdict.line == "1 of 8 static pods disrupted: regression"
+
+
+def test_before_1_35_a_ready_reset_is_expected_behaviour_with_the_kep_named():
+    result = diff_upgrade(as_versions(RECORDED_PATCH, "v1.34.3", "v1.34.4"))
+    assert result.verdict.line == "no disruption"
+    (probes,) = [p for p in result.pods if p.status_reset]
+    assert probes.notes == (
+        "Ready/Started reset across the kubelet restart (1x, 0.7 s not Ready): expected before 1.35 "
+        "(KEP-4781, ChangeContainerStatusOnKubeletRestart)",
+    )
+    assert not probes.disrupted
+
+
+def test_a_ready_reset_that_a_restart_explains_is_not_a_status_reset():
+    """Every pod of the recorded minor upgrade lost Ready because it was recreated: that is the
+    disruption, not a reset of status, even for a 1.35+ kubelet."""
+    result = diff_upgrade(as_versions(RECORDED_MINOR, "v1.35.8", "v1.36.4"))
+    for pod in result.pods:
+        assert pod.ready.flaps == 1 and not pod.status_reset, pod.key
+        assert not any("reset" in d for d in pod.disruptions), pod.key
+
+
+@pytest.mark.parametrize(
+    ("version", "keeps"),
+    [("v1.34.4", False), ("1.35.0", True), ("v1.35.0-alpha.1.5+0a1b2c", True), ("v1.38.0-beta.0", True)],
+)
+def test_keeps_status_follows_the_versions_table(version, keeps):
+    assert keeps_status(version) is keeps
+
+
+def test_the_report_names_the_kep_for_an_expected_reset(tmp_path):
+    markdown = write_reports(as_versions(RECORDED_PATCH, "v1.34.3", "v1.34.4"), tmp_path)["md"].read_text()
+    assert markdown.count("- Expected for this version: Ready/Started reset") == 1
+    assert "(KEP-4781, ChangeContainerStatusOnKubeletRestart)" in markdown

@@ -21,7 +21,7 @@ from harness.staticpods import ready_watch
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION, Manifest
 from harness.staticpods.pods import StaticPod
 from harness.staticpods.ready_watch import ReadyWatch
-from harness.upgrade.observe import snapshot
+from harness.upgrade.observe import ready_and_started, snapshot
 
 KUBECONFIG = Path("/tmp/kubeconfig")
 SELECTOR = "static-pod-harness/upgrade-check=upgrade-x1"
@@ -384,3 +384,30 @@ def test_a_pod_without_annotations_has_an_empty_hash() -> None:
 
 def test_no_snapshot_without_a_mirror() -> None:
     assert snapshot(static_pod(None)) is None
+
+
+# --- Ready and Started, as the upgrade check's watch sees them -----------------------------------
+
+
+def with_containers(pod: k8s.V1Pod, *started: bool | None) -> k8s.V1Pod:
+    running = k8s.V1ContainerState(running=k8s.V1ContainerStateRunning())
+    pod.status.container_statuses = [
+        k8s.V1ContainerStatus(
+            name=f"c{i}", image="i", image_id="", ready=True, restart_count=0, started=s, state=running
+        )
+        for i, s in enumerate(started)
+    ]
+    return pod
+
+
+def test_a_running_container_not_started_makes_the_pod_not_ready() -> None:
+    """KEP-4781: before 1.35 a restarted kubelet resets Started too; the watch must see it."""
+    assert ready_and_started(with_containers(mirror("a", True), True, False)) == (False, "NotStarted: c1")
+
+
+def test_started_containers_leave_the_ready_condition_as_it_is() -> None:
+    assert ready_and_started(with_containers(mirror("a", True), True, None)) == (True, "")
+    assert ready_and_started(with_containers(mirror("a", False, reason="ContainersNotReady"), True)) == (
+        False,
+        "ContainersNotReady",
+    )
