@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.versions import KIND_VERSION
+from harness.versions import DEFAULT_K8S_VERSION, KIND_VERSION
 
 CLAIMED = """
 import pytest
@@ -59,7 +59,7 @@ def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
     """The inner run, in process; its KeyboardInterrupt is its own result, not ours."""
     artifacts = pytester.path / "artifacts"
     result = pytester.runpytest(
-        "--artifacts-dir", str(artifacts), "-p", "no:cacheprovider", *args, no_reraise_ctrlc=True
+        "--sph-artifacts-dir", str(artifacts), "-p", "no:cacheprovider", *args, no_reraise_ctrlc=True
     )
     return result, artifacts
 
@@ -242,7 +242,7 @@ def test_a_run_on_a_cluster_writes_run_json(pytester: pytest.Pytester) -> None:
     written = json.loads((artifacts / "run.json").read_text())
     seconds = written.pop("seconds")
     assert written == {
-        "requested": "1.34.4",
+        "requested": DEFAULT_K8S_VERSION,
         "kubernetes": ["v1.34.4"],
         "kubelets": ["v1.34.4"],
         "kind": KIND_VERSION,
@@ -255,7 +255,7 @@ def test_a_run_on_a_cluster_writes_run_json(pytester: pytest.Pytester) -> None:
 
 def test_run_json_names_the_version_asked_for(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_on_cluster=CLUSTER_REPORTED)
-    _, artifacts = run(pytester, "--k8s-version", "1.33.13", "-k", "on_a_cluster")
+    _, artifacts = run(pytester, "--sph-k8s-version", "1.33.13", "-k", "on_a_cluster")
     assert json.loads((artifacts / "run.json").read_text())["requested"] == "1.33.13"
 
 
