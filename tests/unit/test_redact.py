@@ -1,6 +1,15 @@
 """Planted secrets never reach diagnostics or kind's exported logs; the rest of the text stays."""
 
+import base64
+import json
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.plugin.diagnostics import Bundle
 from harness.redact import REDACTED, redact, redact_tree
@@ -61,3 +70,239 @@ def test_exported_kind_logs_are_redacted_in_place(tmp_path: Path):
     assert_clean((node / "kubeconfig").read_text())
     assert (node / "image.tar").read_bytes() == b"\xff\xfe binary \x00 kept"
     assert (node / "clean.log").read_text() == "nothing secret\n"
+
+
+# --- every shape a secret comes in ---------------------------------------------------------------
+
+PEM_BODY = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCplantedpem\nAQEAplantedpemsecondline"
+# Each: text that holds a secret, the secret's pieces (none may survive), what must be kept.
+SHAPES = [
+    (
+        "a YAML block scalar",
+        "user:\n  token: |\n    plantedblock-a\n    plantedblock-b\n  kept: yes\n",
+        "plantedblock",
+        "kept: yes",
+    ),
+    (
+        "a folded block scalar, stripped",
+        "user:\n  client-key-data: >-\n    plantedfolded\nkept: yes\n",
+        "plantedfolded",
+        "kept: yes",
+    ),
+    (
+        "a plain value on the next line",
+        "- token:\n    plantednextline\n- name: kept\n",
+        "plantednextline",
+        "- name: kept",
+    ),
+    (
+        "an escaped quote in a JSON string",
+        '{"token": "abc\\"def-plantedsecret", "kind": "kept"}',
+        "plantedsecret",
+        '"kind": "kept"',
+    ),
+    ("a JSON string cut short", '{"kind": "kept", "password": "plantedcut', "plantedcut", '"kind": "kept"'),
+    (
+        "Authorization: Basic",
+        "curl -H 'Authorization: Basic cGxhbnRlZDpiYXNpYw==' https://kept",
+        "cGxhbnRlZDpiYXNpYw",
+        "https://kept",
+    ),
+    (
+        "Authorization in Go's header map",
+        "map[Authorization:[Basic cGxhbnRlZGdv] Accept:[kept]]",
+        "cGxhbnRlZGdv",
+        "Accept:[kept]",
+    ),
+    (
+        "camelCase clientKeyData",
+        "clientKeyData: cGxhbnRlZGtleQ==\nkept: yes\n",
+        "cGxhbnRlZGtleQ",
+        "kept: yes",
+    ),
+    (
+        "camelCase clientCertificateData in JSON",
+        '{"clientCertificateData":"cGxhbnRlZGNlcnQ=","kept":1}',
+        "cGxhbnRlZGNlcnQ",
+        '"kept":1',
+    ),
+    (
+        "a Secret's tls.key",
+        "data:\n  tls.crt: kept\n  tls.key: cGxhbnRlZHRscw==\n",
+        "cGxhbnRlZHRscw",
+        "tls.crt: kept",
+    ),
+    (
+        "a docker config's auth",
+        '{"auths":{"r.io":{"auth":"cGxhbnRlZGF1dGg=","email":"kept"}}}',
+        "cGxhbnRlZGF1dGg",
+        '"email":"kept"',
+    ),
+    (
+        "a PEM block with no END line",
+        f"-----BEGIN PRIVATE KEY-----\n{PEM_BODY}\nI0101 kept\n",
+        "plantedpem",
+        "I0101 kept",
+    ),
+    (
+        "a PEM block cut at the end",
+        f"I0101 kept\n-----BEGIN PRIVATE KEY-----\n{PEM_BODY}",
+        "plantedpem",
+        "I0101 kept",
+    ),
+    (
+        "base64 of a PEM block",
+        f"value: {base64.b64encode(KEY.encode()).decode()}\nkept: yes",
+        "LS0tLS1CRUdJTi",
+        "kept: yes",
+    ),
+    (
+        "--token VALUE",
+        "kubeadm join x:6443 --token plantedflag.0123456789 --v=5 kept",
+        "plantedflag",
+        "--v=5 kept",
+    ),
+    ("a short bearer token", "Authorization: Bearer abc123\nkept", "abc123", "kept"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "secret", "kept"), [shape[1:] for shape in SHAPES], ids=[s[0] for s in SHAPES]
+)
+def test_every_shape_of_a_secret_is_redacted_and_the_text_around_it_kept(text: str, secret: str, kept: str):
+    clean = redact(text)
+    assert secret not in clean
+    assert REDACTED in clean and kept in clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "invalid bearer token",
+        "Authorization: Bearer <masked>",
+        "serviceAccountToken:\n  path: token\n  expirationSeconds: 3607\n",
+        "open /etc/kubernetes/pki/apiserver.key: permission denied",
+        "--token-ttl 24h0m0s --tokens=3",
+    ],
+)
+def test_words_about_secrets_are_not_secrets(text: str):
+    assert redact(text) == text
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Text that holds a secret drawn from `secrets`, and a part of it that holds none."""
+
+    name: str
+    secrets: st.SearchStrategy[str]
+    render: Callable[[str], str]
+    kept: str
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=30)
+BASE64 = st.binary(min_size=1, max_size=48).map(lambda raw: base64.b64encode(raw).decode())
+B64TOKEN = st.text(string.ascii_letters + string.digits + "-._~+/", min_size=1, max_size=40)
+ARGUMENT = st.text(
+    st.characters(exclude_categories=["Cs", "Z", "Cc"], exclude_characters="\\\"'-"), min_size=1
+)
+LINE = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n"), min_size=1).filter(
+    str.strip
+)
+KEY_NAMES = [
+    "token",
+    "password",
+    "client-key-data",
+    "clientKeyData",
+    "clientCertificateData",
+    "tls.key",
+    "auth",
+]
+
+PEM_BODY_LINES = st.lists(BASE64, min_size=1, max_size=4).map("\n".join)
+PROPERTY_SHAPES = [
+    *(
+        Shape(
+            f"a YAML block scalar ({key}: {indicator})",
+            st.lists(LINE, min_size=1, max_size=4).map("\n".join),
+            lambda secret, key=key, indicator=indicator: (
+                f"users:\n- name: kind-x\n  user:\n    {key}: {indicator}\n"
+                + "".join(f"      {line}\n" for line in secret.split("\n"))
+                + "    kept: yes\n"
+            ),
+            "    kept: yes\n",
+        )
+        for key in ("token", "client-key-data", "tls.key")
+        for indicator in ("|", "|-", ">+", "")
+    ),
+    *(
+        Shape(
+            f"a JSON string ({key})",
+            ANY_TEXT,
+            lambda secret, key=key: json.dumps({"kind": "kept", key: secret, "apiVersion": "v1"}),
+            '"apiVersion": "v1"',
+        )
+        for key in KEY_NAMES
+    ),
+    *(
+        Shape(
+            f"a YAML value ({key})",
+            BASE64,
+            lambda secret, key=key: f"{key}: {secret}\nkept: yes\n",
+            "kept: yes",
+        )
+        for key in KEY_NAMES
+    ),
+    Shape(
+        "Authorization: Basic", BASE64, lambda secret: f'-H "Authorization: Basic {secret}" kept', '" kept'
+    ),
+    Shape("a bearer token", B64TOKEN, lambda secret: f"Authorization: Bearer {secret}\nkept", "\nkept"),
+    Shape("--token VALUE", ARGUMENT, lambda secret: f"kubeadm join --token {secret} --v=5", " --v=5"),
+    Shape(
+        "a docker config",
+        BASE64,
+        lambda secret: json.dumps({"auths": {"r.io": {"auth": secret}}, "kept": 1}),
+        '"kept": 1',
+    ),
+    *(
+        shape
+        for label in ("RSA PRIVATE KEY", "CERTIFICATE")
+        for shape in (
+            Shape(
+                f"a {label} block with no END line",
+                PEM_BODY_LINES,
+                lambda body, label=label: f"-----BEGIN {label}-----\n{body}\nI0101 kept line",
+                "I0101 kept line",
+            ),
+            Shape(
+                f"a {label} block cut short in a JSON string",
+                PEM_BODY_LINES,
+                lambda body, label=label: json.dumps(
+                    {"data": f"-----BEGIN {label}-----\n{body}", "kind": "kept"}
+                ),
+                '"kind": "kept"',
+            ),
+            Shape(
+                f"a base64-encoded {label} block",
+                PEM_BODY_LINES,
+                lambda body, label=label: (
+                    f"    value: {base64.b64encode(f'-----BEGIN {label}-----{body}'.encode()).decode()}\n"
+                    "    kept: yes"
+                ),
+                "kept: yes",
+            ),
+        )
+    ),
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(shape=st.sampled_from(PROPERTY_SHAPES), data=st.data())
+def test_nothing_of_a_random_secret_survives_in_any_shape(shape: Shape, data: st.DataObject):
+    """What redaction leaves does not depend on the secret at all: two secrets, one text."""
+    first, second = data.draw(shape.secrets), data.draw(shape.secrets)
+    clean = redact(shape.render(first))
+    assert clean == redact(shape.render(second))
+    assert REDACTED in clean and shape.kept in clean
