@@ -13,7 +13,7 @@ Policy:
 * Behaviours defined over a window ("the container stays the same for 10 s") are checked with
   `hold_for`, which fails as soon as the state changes instead of at the end of the window.
 * Timeouts are scaled in one place: callers pass the seconds a wait may take on an ordinary machine,
-  and `poll_until` and `watch_until` multiply them by the scale (`--timeout-scale`) themselves; any
+  and `poll_until` and `watch_until` multiply them by the scale (`--sph-timeout-scale`) themselves; any
   other bound on time (a command's limit, an API request's timeout) goes through `scaled`.
 * A wait whose length the kubelet's own timers decide (a grace period, the periodic sync, the
   re-list of the manifest path), and every `hold_for` window, is counted as `deliberate`: the
@@ -67,14 +67,14 @@ _deliberate_depth = 0
 
 
 def set_timeout_scale(scale: float) -> None:
-    """Multiply every timeout by `scale` from now on (`--timeout-scale`, for slow machines).
+    """Multiply every timeout by `scale` from now on (`--sph-timeout-scale`, for slow machines).
 
     One process runs one test run, so the scale is process-wide: set once, by the pytest plugin at
     configure time and by the command-line tools at their start, before any wait.
     """
     global _timeout_scale
     if not scale > 0:
-        raise HarnessError(f"--timeout-scale must be a positive number, not {scale}")
+        raise HarnessError(f"--sph-timeout-scale must be a positive number, not {scale}")
     _timeout_scale = scale
 
 

@@ -6,15 +6,14 @@ markers checked; nothing else happens (no option checked, no signal handler, no 
 unless a collected test uses one of its cluster fixtures, and then only those tests are
 grouped and reordered.
 
-pytest-kind provides the cluster options it already has (--cluster-name, --keep-cluster,
---kind-bin, --kind-image); with `-p no:pytest-kind` they are added here instead. Fixtures live
+Options are --sph-<name>, ini settings sph_<name> (harness.plugin.options); pytest-kind's own
+(--cluster-name, --keep-cluster, --kind-bin, --kind-image) are honoured too. Fixtures live
 in harness.plugin.fixtures and harness.plugin.workloads; claims and the run's versions are
 recorded as junit user_properties of each test, so that they reach junit.xml and survive xdist.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,9 +21,8 @@ import pytest
 
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
-from harness.nodeimage.choose import NODE_IMAGE_CHOICES
 from harness.paths import CACHE_ENV, cache_dir
-from harness.plugin import diagnostics, parallel, settling
+from harness.plugin import diagnostics, kind_cluster, parallel, settling
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
@@ -41,11 +39,19 @@ from harness.plugin.fixtures import (
     static_pods,
     uses_clusters,
 )
-from harness.plugin.options import PYTEST_KIND_DEFAULT_NAME, Settings
+from harness.plugin.options import (
+    K8S_VERSION,
+    OPTIONS,
+    Settings,
+    add_old_names,
+    add_options,
+    artifacts_dir,
+    option_value,
+    warn_old_names,
+)
 from harness.plugin.results import RunResults
 from harness.plugin.workloads import kubelet_reconfigured, node_dirs, test_daemonsets, test_namespaces
 from harness.reports.claims import claim_properties
-from harness.versions import DEFAULT_K8S_VERSION
 from harness.waiting import DELIBERATE_WAIT, deliberate_seconds
 
 # The fixtures pytest finds on this module, the plugin.
@@ -64,7 +70,6 @@ __all__ = [
     "test_namespaces",
 ]
 
-PYTEST_KIND = "pytest-kind"
 # Deliberate seconds (harness.waiting.deliberate) when a test's set-up began: its share, set-up and
 # clean-up included, becomes its DELIBERATE_WAIT property; `make speed` subtracts them.
 DELIBERATE_AT_START = pytest.StashKey[float]()
@@ -79,57 +84,26 @@ MARKERS = (
 )
 
 
-def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
-    group = parser.getgroup("static-pod-harness")
-    if pluginmanager.is_blocked(PYTEST_KIND):  # -p no:pytest-kind: its options, as the plugin reads them
-        group.addoption("--cluster-name", default=PYTEST_KIND_DEFAULT_NAME, help="cluster name prefix")
-        group.addoption("--keep-cluster", action="store_true", help="keep the clusters after the run")
-        group.addoption("--kind-bin", default=None, help="the kind binary (default: PATH, then .tools/bin)")
-        group.addoption("--kind-image", default=None, help="the node image (same as --node-image)")
-    group.addoption(
-        "--k8s-version", default=DEFAULT_K8S_VERSION, help="Kubernetes release (default %(default)s)"
-    )
-    group.addoption(
-        "--kind-config",
-        default=kindconfig.DEFAULT_KIND_CONFIG.stem,
-        help="kind config: a path or a name in kind-configs/ (default single-node)",
-    )
-    group.addoption(
-        "--node-image",
-        default="auto",
-        help=f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference (default auto)",
-    )
-    group.addoption(
-        "--test-image",
-        default=None,
-        metavar="IMAGE",
-        help="an image in the local Docker loaded into every node instead of building the suite's testapp",
-    )
-    group.addoption(
-        "--artifacts-dir",
-        default=os.environ.get("ARTIFACTS", "artifacts"),
-        help="reports and diagnostics (default $ARTIFACTS, as Prow and kubetest2 set it, else artifacts/)",
-    )
-    group.addoption(
-        "--reuse-cluster",
-        default=None,
-        metavar="NAME",
-        help="run against this existing kind cluster; it is never deleted",
-    )
-    group.addoption("--timeout-scale", type=float, default=1.0, help="multiply every wait's timeout")
-    group.addoption(
-        "--skip-without-cluster",
-        action="store_true",
-        help="skip e2e tests when no cluster can be made (ignored in CI, where they fail)",
-    )
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser, "static-pod-harness", OPTIONS)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(parser: pytest.Parser) -> Iterator[None]:
+    """Once every plugin and the first conftests have registered their options: the old names of
+    ours, where they are still free (options.add_old_names)."""
+    yield
+    add_old_names(parser, OPTIONS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     config.stash[FAILED] = False
+    warn_old_names(config, OPTIONS)
+    config.pluginmanager.register(kind_cluster, kind_cluster.PLUGIN_NAME)  # after pytest-kind's fixture
     config.stash[RESULTS] = RunResults(
-        config, Path(config.getoption("artifacts_dir")).resolve(), config.getoption("k8s_version").lstrip("v")
+        config, artifacts_dir(config), str(option_value(config, K8S_VERSION)).lstrip("v")
     )
     config.pluginmanager.register(config.stash[RESULTS], "static-pod-harness-results")
     parallel.configure(config)
@@ -147,10 +121,10 @@ def _pin_cache_dir(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Claims onto each test's user_properties. Then, only if tests use the plugin's clusters: the
     options and their kind configs are checked, and those tests grouped by the cluster they need
-    (--kind-config's first; in an xdist worker last), disruptive ones last within a group, in the
+    (--sph-kind-config's first; in an xdist worker last), disruptive ones last within a group, in the
     places they had among the others.
 
-    With --reuse-cluster every test runs on that one cluster, so tests that need a kind config of
+    With --sph-reuse-cluster every test runs on that one cluster, so tests that need a kind config of
     their own are deselected, listed, and their claims reported inconclusive: never silently.
     """
     claimed = False
@@ -172,8 +146,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in dropped:
             config.stash[RESULTS].deselect(
                 item,
-                f"needs kind config {kind_config_of(item, settings).stem}; --reuse-cluster runs "
-                f"only --kind-config {settings.kind_config.stem}",
+                f"needs kind config {kind_config_of(item, settings).stem}; --sph-reuse-cluster runs "
+                f"only --sph-kind-config {settings.kind_config.stem}",
             )
         if dropped:
             config.hook.pytest_deselected(items=dropped)

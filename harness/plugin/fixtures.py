@@ -53,7 +53,7 @@ def run_settings(config: pytest.Config) -> Settings:
 
 
 def kind_config_of(item: pytest.Item, settings: Settings) -> Path:
-    """The kind config a test needs: its kind_config marker, else --kind-config."""
+    """The kind config a test needs: its kind_config marker, else --sph-kind-config."""
     marker = item.get_closest_marker("kind_config")
     return kindconfig.resolve(marker.args[0]) if marker else settings.kind_config
 
@@ -136,7 +136,7 @@ def _ready(request: pytest.FixtureRequest, provisioner: Provisioner, kind_config
 def kind_cluster_session(
     request: pytest.FixtureRequest, static_pod_provisioner: Provisioner, static_pod_settings: Settings
 ) -> Cluster:
-    """The cluster of --kind-config, ready, for module- and session-scoped fixtures of your own.
+    """The cluster of --sph-kind-config, ready, for module- and session-scoped fixtures of your own.
 
     A process holds one cluster at a time: when a test that needs another kind config (kind_config
     marker) runs, this one is released; do not keep using it from that test's fixtures."""
@@ -180,7 +180,7 @@ def record_measurement(request: pytest.FixtureRequest) -> Callable[[str, object]
 
 @pytest.fixture
 def static_pod_test_image(kind_cluster_ready: Cluster, static_pod_provisioner: Provisioner) -> str:
-    """The image loaded into every node: --test-image, else the suite's testapp
+    """The image loaded into every node: --sph-test-image, else the suite's testapp
     (fixtures/images/testapp, built here). Manifest fixtures name it TESTAPP_IMAGE."""
     return static_pod_provisioner.test_image
 

@@ -11,22 +11,209 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 from harness.cluster import kindconfig
 from harness.cluster.kind import Kind
 from harness.errors import HarnessError
+from harness.nodeimage.choose import NODE_IMAGE_CHOICES
 from harness.paths import find_kind
-from harness.versions import KubeVersion
+from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 from harness.waiting import set_timeout_scale
+
+# Every option of the harness is --sph-<name> (static-pod harness), every ini setting sph_<name>.
+PREFIX = "sph"
+PYTEST_KIND = "pytest-kind"
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: --sph-<name> on the command line, sph_<name> in [tool.pytest.ini_options].
+
+    The command line wins over `env` (an environment variable a CI system sets for the run), which
+    wins over the ini file, which wins over the default. `old` is the name it had before the prefix,
+    accepted for one release with a deprecation warning where no other plugin owns it; `pytest_kind`
+    is pytest-kind's option for the same setting (its dest and default), honoured without a warning
+    when pytest-kind is loaded.
+    """
+
+    name: str
+    help: str
+    kind: Literal["string", "bool", "float"] = "string"
+    default: str | bool | float | None = None
+    old: str | None = None
+    env: str | None = None
+    pytest_kind: tuple[str, object] | None = None
+    metavar: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return f"--{PREFIX}-{self.name}"
+
+    @property
+    def dest(self) -> str:
+        return f"{PREFIX}_{self.name.replace('-', '_')}"
+
+    @property
+    def old_dest(self) -> str:
+        return f"{self.dest}_deprecated"
+
+
+def add_options(parser: pytest.Parser, group_name: str, options: Iterable[Option]) -> None:
+    """Each option on the command line (no default there: an unset one falls through to the ini file)
+    and in the ini file."""
+    group = parser.getgroup(group_name)
+    for option in options:
+        default = "" if option.default is None else f"; default {option.default}"
+        shown = f"{option.help} (ini: {option.dest}{default})"
+        if option.kind == "bool":
+            group.addoption(option.flag, action="store_const", const=True, dest=option.dest, help=shown)
+        else:
+            group.addoption(option.flag, dest=option.dest, metavar=option.metavar, help=shown)
+        parser.addini(option.dest, option.help, type="bool" if option.kind == "bool" else "string")
+
+
+def add_old_names(parser: pytest.Parser, options: Iterable[Option]) -> None:
+    """The names options had before the prefix, each where no other plugin registered it (pytest-kind's
+    --keep-cluster, pytest-kubernetes' --k8s-version): two plugins with one option stop pytest."""
+    group = parser.getgroup("static-pod-harness: deprecated names, removed in the next release")
+    for option in options:
+        if option.old is None or _taken(parser, option.old):
+            continue
+        help = f"deprecated: use {option.flag}"
+        if option.kind == "bool":
+            group.addoption(option.old, action="store_const", const=True, dest=option.old_dest, help=help)
+        else:
+            group.addoption(option.old, dest=option.old_dest, metavar=option.metavar, help=help)
+
+
+def _taken(parser: pytest.Parser, name: str) -> bool:
+    """Some plugin registered `name` already: parsing it alone changes something, or wants its value."""
+    try:
+        return vars(parser.parse_known_args([name])) != vars(parser.parse_known_args([]))
+    except pytest.UsageError:  # "expected one argument": an option that takes a value
+        return True
+
+
+def warn_old_names(config: pytest.Config, options: Iterable[Option]) -> None:
+    """One deprecation warning per old name used (by the xdist controller only, not by each worker)."""
+    if hasattr(config, "workerinput"):
+        return
+    for option in options:
+        if option.old and config.getoption(option.old_dest, None) is not None:
+            config.issue_config_time_warning(
+                pytest.PytestDeprecationWarning(
+                    f"{option.old} is deprecated and goes in the next release: use {option.flag} "
+                    f"(or {option.dest} in [tool.pytest.ini_options])"
+                ),
+                stacklevel=2,
+            )
+
+
+def option_value(config: pytest.Config, option: Option) -> str | bool | float | None:
+    """The setting: --sph-<name>, its old name, pytest-kind's option, then `env`, the ini file, default."""
+    given = config.getoption(option.dest, None)
+    if given is None:
+        given = config.getoption(option.old_dest, None)
+    if given is None and option.pytest_kind and config.pluginmanager.has_plugin(PYTEST_KIND):
+        dest, its_default = option.pytest_kind
+        given = config.getoption(dest, its_default)
+        given = None if given == its_default else given
+    if given is None and option.env:
+        given = os.environ.get(option.env) or None
+    if given is None:
+        given = config.getini(option.dest) or None
+    if given is None:
+        return option.default
+    if option.kind == "float":
+        try:
+            return float(given)
+        except ValueError:
+            raise HarnessError(f"{option.flag} must be a number, not {given!r}") from None
+    return given
+
 
 # Clusters are named <this>-<kind config name>, e.g. static-pods-multi-node.
 DEFAULT_CLUSTER_NAME = "static-pods"
-# pytest-kind's default --cluster-name, replaced by ours.
-PYTEST_KIND_DEFAULT_NAME = "pytest-kind"
+
+K8S_VERSION = Option("k8s-version", "Kubernetes release", default=DEFAULT_K8S_VERSION, old="--k8s-version")
+KIND_CONFIG = Option(
+    "kind-config",
+    "kind config: a path or a name in kind-configs/",
+    default=kindconfig.DEFAULT_KIND_CONFIG.stem,
+    old="--kind-config",
+)
+NODE_IMAGE = Option(
+    "node-image",
+    f"{' | '.join(NODE_IMAGE_CHOICES)} | an image reference",
+    default="auto",
+    old="--node-image",
+    pytest_kind=("kind_image", None),
+)
+KIND_BIN = Option(
+    "kind-bin",
+    "the kind binary (default: PATH, then .tools/bin)",
+    old="--kind-bin",
+    pytest_kind=("kind_bin", None),
+)
+CLUSTER_NAME = Option(
+    "cluster-name",
+    "clusters are named <this>-<kind config>",
+    default=DEFAULT_CLUSTER_NAME,
+    old="--cluster-name",
+    pytest_kind=("cluster_name", "pytest-kind"),
+)
+ARTIFACTS_DIR = Option(
+    "artifacts-dir",
+    "reports and diagnostics; $ARTIFACTS (as Prow and kubetest2 set it) comes before the ini file",
+    default="artifacts",
+    old="--artifacts-dir",
+    env="ARTIFACTS",
+)
+KEEP_CLUSTER = Option(
+    "keep-cluster",
+    "keep the clusters after the run",
+    kind="bool",
+    default=False,
+    old="--keep-cluster",
+    pytest_kind=("keep_cluster", False),
+)
+REUSE_CLUSTER = Option(
+    "reuse-cluster", "run against this existing kind cluster; it is never deleted", old="--reuse-cluster"
+)
+TEST_IMAGE = Option(
+    "test-image",
+    "an image in the local Docker loaded into every node instead of building the suite's testapp",
+    old="--test-image",
+)
+TIMEOUT_SCALE = Option(
+    "timeout-scale", "multiply every wait's timeout", kind="float", default=1.0, old="--timeout-scale"
+)
+SKIP_WITHOUT_CLUSTER = Option(
+    "skip-without-cluster",
+    "skip e2e tests when no cluster can be made (ignored in CI, where they fail)",
+    kind="bool",
+    default=False,
+    old="--skip-without-cluster",
+)
+OPTIONS = (
+    K8S_VERSION,
+    KIND_CONFIG,
+    NODE_IMAGE,
+    KIND_BIN,
+    CLUSTER_NAME,
+    ARTIFACTS_DIR,
+    KEEP_CLUSTER,
+    REUSE_CLUSTER,
+    TEST_IMAGE,
+    TIMEOUT_SCALE,
+    SKIP_WITHOUT_CLUSTER,
+)
 
 
 @dataclass(frozen=True)
@@ -50,23 +237,28 @@ class Settings:
 
 def settings_from_options(config: pytest.Config) -> Settings:
     """Settings from the options, each checked: a bad one is a HarnessError that says what to do."""
-    kind_config = kindconfig.resolve(config.getoption("kind_config"))
+    kind_config = kindconfig.resolve(str(option_value(config, KIND_CONFIG)))
     kindconfig.load(kind_config)  # a config that does not exist or parse stops here
-    kind_bin = find_kind(config.getoption("kind_bin"))
+    kind_bin = find_kind(option_value(config, KIND_BIN))
     Kind(kind_bin).check()
-    set_timeout_scale(config.getoption("timeout_scale"))
+    set_timeout_scale(option_value(config, TIMEOUT_SCALE))
     return Settings(
-        k8s_version=KubeVersion.parse(config.getoption("k8s_version")),
-        node_image=config.getoption("kind_image") or config.getoption("node_image"),
+        k8s_version=KubeVersion.parse(str(option_value(config, K8S_VERSION))),
+        node_image=str(option_value(config, NODE_IMAGE)),
         kind_config=kind_config,
         cluster_name=_cluster_name(config),
         kind_bin=kind_bin,
-        artifacts_dir=writable_directory(Path(config.getoption("artifacts_dir")).resolve()),
-        keep_cluster=config.getoption("keep_cluster"),
-        reuse_cluster=config.getoption("reuse_cluster"),
-        skip_without_cluster=config.getoption("skip_without_cluster") and os.environ.get("CI") != "true",
-        test_image=config.getoption("test_image"),
+        artifacts_dir=writable_directory(artifacts_dir(config)),
+        keep_cluster=bool(option_value(config, KEEP_CLUSTER)),
+        reuse_cluster=option_value(config, REUSE_CLUSTER),
+        skip_without_cluster=bool(option_value(config, SKIP_WITHOUT_CLUSTER))
+        and os.environ.get("CI") != "true",
+        test_image=option_value(config, TEST_IMAGE),
     )
+
+
+def artifacts_dir(config: pytest.Config) -> Path:
+    return Path(str(option_value(config, ARTIFACTS_DIR))).resolve()
 
 
 def writable_directory(path: Path) -> Path:
@@ -78,17 +270,14 @@ def writable_directory(path: Path) -> Path:
     except OSError as exc:
         raise HarnessError(
             f"artifacts directory {path} is not writable ({exc.strerror}): "
-            "pass --artifacts-dir DIR (or set ARTIFACTS) to a writable directory"
+            f"pass {ARTIFACTS_DIR.flag} DIR (or set ARTIFACTS) to a writable directory"
         ) from None
     return path
 
 
 def _cluster_name(config: pytest.Config) -> str:
-    """--cluster-name (pytest-kind's option; its own default is replaced by ours), plus the xdist
-    worker's id: each worker gets clusters of its own. The id comes from the worker's config, not
-    PYTEST_XDIST_WORKER, which every process a worker starts inherits (a child pytest of a test)."""
-    name = config.getoption("cluster_name")
-    if name == PYTEST_KIND_DEFAULT_NAME:
-        name = DEFAULT_CLUSTER_NAME
+    """--sph-cluster-name (or pytest-kind's --cluster-name), plus the xdist worker's id: each worker
+    gets clusters of its own. The id comes from the worker's config, not PYTEST_XDIST_WORKER, which
+    every process a worker starts inherits (a child pytest of a test)."""
     worker = getattr(config, "workerinput", {}).get("workerid")
-    return "-".join(filter(None, [name, worker]))
+    return "-".join(filter(None, [str(option_value(config, CLUSTER_NAME)), worker]))

@@ -50,6 +50,7 @@ from harness.cluster.lifecycle import kind_network_exists, remove_kind_network
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.interrupts import handle_interrupts, on_interrupt
+from harness.plugin.options import REUSE_CLUSTER, option_value
 from harness.waiting import scaled
 
 XDIST = "xdist"
@@ -69,15 +70,15 @@ def distributed(config: pytest.Config) -> bool:
 
 
 def configure(config: pytest.Config) -> None:
-    """On an xdist controller: refuse --reuse-cluster (one cluster cannot serve several workers), and
+    """On an xdist controller: refuse --sph-reuse-cluster (one cluster cannot serve several workers), and
     take over scheduling and signals (Controller)."""
     if not distributed(config):
         return
-    reused = config.getoption("reuse_cluster")
+    reused = option_value(config, REUSE_CLUSTER)
     if reused:
         raise pytest.UsageError(
-            f"--reuse-cluster {reused} is one cluster, and parallel workers each need clusters of "
-            "their own: drop -n (JOBS) or --reuse-cluster"
+            f"{REUSE_CLUSTER.flag} {reused} is one cluster, and parallel workers each need clusters of "
+            f"their own: drop -n (JOBS) or {REUSE_CLUSTER.flag}"
         )
     config.pluginmanager.register(Controller(config), CONTROLLER)
 

@@ -11,4 +11,4 @@ def kind_bin(tmp_path: Path) -> str:
     fake = tmp_path / "kind"
     fake.write_text("#!/bin/sh\nexit 1\n")
     fake.chmod(0o755)
-    return f"--kind-bin={fake}"
+    return f"--sph-kind-bin={fake}"

@@ -45,7 +45,7 @@ def test_default(static_pod_settings, n): ran(f"default{n}")
 def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Path]:
     """An inner pytest in its own processes, writing its reports into artifacts/."""
     artifacts = pytester.path / "artifacts"
-    reports = (f"--artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml")
+    reports = (f"--sph-artifacts-dir={artifacts}", f"--junitxml={artifacts}/junit.xml")
     return pytester.runpytest_subprocess(*args, *reports), artifacts
 
 
@@ -72,12 +72,12 @@ def test_reusing_one_cluster_with_parallel_workers_is_one_usage_line(
     pytester: pytest.Pytester, kind_bin: str
 ) -> None:
     pytester.makepyfile(test_spread=SPREAD)
-    result = pytester.runpytest_subprocess("-n", "2", kind_bin, "--reuse-cluster=mine")
+    result = pytester.runpytest_subprocess("-n", "2", kind_bin, "--sph-reuse-cluster=mine")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.strip()]
     assert errors == [
-        "ERROR: --reuse-cluster mine is one cluster, and parallel workers each need clusters of "
-        "their own: drop -n (JOBS) or --reuse-cluster"
+        "ERROR: --sph-reuse-cluster mine is one cluster, and parallel workers each need clusters of "
+        "their own: drop -n (JOBS) or --sph-reuse-cluster"
     ], result.stderr.str()
 
 

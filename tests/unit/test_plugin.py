@@ -44,13 +44,16 @@ def usage_error(result: pytest.RunResult) -> str:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--k8s-version=1.2.3"], "K8S_VERSION=1.2.3 is not supported with kind v0.30.0: use one of 1.30.x"),
-        (["--k8s-version=latest"], "is not a Kubernetes release such as 1.34.4 (major.minor.patch)"),
         (
-            ["--kind-config=no-such-config"],
+            ["--sph-k8s-version=1.2.3"],
+            "K8S_VERSION=1.2.3 is not supported with kind v0.30.0: use one of 1.30.x",
+        ),
+        (["--sph-k8s-version=latest"], "is not a Kubernetes release such as 1.34.4 (major.minor.patch)"),
+        (
+            ["--sph-kind-config=no-such-config"],
             "kind config no-such-config does not exist: give a path, or one of",
         ),
-        (["--timeout-scale=0"], "--timeout-scale must be a positive number, not 0.0"),
+        (["--sph-timeout-scale=0"], "--sph-timeout-scale must be a positive number, not 0.0"),
     ],
 )
 def test_bad_options_stop_the_run_with_one_line(pytester, kind_bin, args, message):
@@ -62,14 +65,16 @@ def test_bad_options_stop_the_run_with_one_line(pytester, kind_bin, args, messag
 def test_a_kind_config_that_does_not_parse_stops_the_run(pytester, kind_bin):
     pytester.makepyfile(test_cluster=USES_A_CLUSTER)
     bad = pytester.makefile(".yaml", bad=HEADER + "nodes: [\n")
-    line = usage_error(pytester.runpytest_inprocess("--collect-only", kind_bin, f"--kind-config={bad}"))
+    line = usage_error(pytester.runpytest_inprocess("--collect-only", kind_bin, f"--sph-kind-config={bad}"))
     assert line.startswith("ERROR: kind config ") and "bad.yaml does not parse at line 3, column 9" in line
 
 
 def test_a_kind_config_without_a_control_plane_stops_the_run(pytester, kind_bin):
     pytester.makepyfile(test_cluster=USES_A_CLUSTER)
     workers = pytester.makefile(".yaml", workers=HEADER + "nodes:\n  - role: worker\n")
-    line = usage_error(pytester.runpytest_inprocess("--collect-only", kind_bin, f"--kind-config={workers}"))
+    line = usage_error(
+        pytester.runpytest_inprocess("--collect-only", kind_bin, f"--sph-kind-config={workers}")
+    )
     assert "workers.yaml has no control-plane node: add `- role: control-plane` under nodes" in line
 
 
@@ -83,7 +88,7 @@ def test_a_kind_config_marker_naming_no_config_stops_the_run(pytester, kind_bin)
 
 def test_a_missing_kind_binary_stops_the_run(pytester, tmp_path):
     pytester.makepyfile(test_cluster=USES_A_CLUSTER)
-    line = usage_error(pytester.runpytest_inprocess("--collect-only", f"--kind-bin={tmp_path}/none/kind"))
+    line = usage_error(pytester.runpytest_inprocess("--collect-only", f"--sph-kind-bin={tmp_path}/none/kind"))
     assert line == (
         f"ERROR: no kind binary at {tmp_path}/none/kind: pass --kind-bin PATH, put kind on PATH, "
         "or run `make host-setup` in a checkout of static-pod-harness"
@@ -94,11 +99,11 @@ def test_an_artifacts_directory_that_is_not_writable_stops_the_run(pytester, kin
     pytester.makepyfile(test_cluster=USES_A_CLUSTER)
     blocker = pytester.makefile(".txt", blocker="a file, not a directory")
     line = usage_error(
-        pytester.runpytest_inprocess("--collect-only", kind_bin, f"--artifacts-dir={blocker}/artifacts")
+        pytester.runpytest_inprocess("--collect-only", kind_bin, f"--sph-artifacts-dir={blocker}/artifacts")
     )
     assert line == (
         f"ERROR: artifacts directory {blocker}/artifacts is not writable (Not a directory): "
-        "pass --artifacts-dir DIR (or set ARTIFACTS) to a writable directory"
+        "pass --sph-artifacts-dir DIR (or set ARTIFACTS) to a writable directory"
     )
 
 
@@ -149,7 +154,7 @@ def test_cluster_tests_run_grouped_by_kind_config_disruptive_last_others_stay_in
 
 def test_reusing_a_cluster_deselects_tests_that_need_another_config(pytester, kind_bin):
     pytester.makepyfile(test_order=ORDERED)
-    result = pytester.runpytest_inprocess("--collect-only", "-q", "--reuse-cluster=mine", kind_bin)
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "--sph-reuse-cluster=mine", kind_bin)
     result.stdout.fnmatch_lines(["*4/5 tests collected (1 deselected)*"])
 
 

@@ -63,7 +63,7 @@ def test_scaled_multiplies_by_the_scale_set() -> None:
 
 @pytest.mark.parametrize("scale", [0, -1.0, float("nan")])
 def test_set_timeout_scale_rejects_what_is_not_positive(scale: float) -> None:
-    with pytest.raises(HarnessError, match=f"--timeout-scale must be a positive number, not {scale}"):
+    with pytest.raises(HarnessError, match=f"--sph-timeout-scale must be a positive number, not {scale}"):
         set_timeout_scale(scale)
     assert scaled(10) == 10
 

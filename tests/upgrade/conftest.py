@@ -1,6 +1,6 @@
 """Options and inputs of the kubelet upgrade check (`make upgrade-check FROM=... TO=...`).
 
-The cluster is made from TO's node image (--k8s-version is TO); FROM's kubelet comes from the
+The cluster is made from TO's node image (--sph-k8s-version is TO); FROM's kubelet comes from the
 offline build's cache (built when missing), TO's is the node's own or --kubelet-binary. Bad
 input stops the run with one line before any cluster is made (harness.upgrade.plan).
 """
@@ -11,41 +11,61 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.nodeimage.build import kubernetes_binaries
+from harness.plugin.options import (
+    K8S_VERSION,
+    REUSE_CLUSTER,
+    Option,
+    add_old_names,
+    add_options,
+    option_value,
+    warn_old_names,
+)
 from harness.upgrade.plan import EXPECTATIONS, UpgradePlan, make_plan
 
 PLAN = pytest.StashKey[UpgradePlan]()
 
 
+UPGRADE_FROM = Option(
+    "upgrade-from", "the kubelet the node starts with, e.g. 1.30.14", old="--upgrade-from", metavar="VERSION"
+)
+UPGRADE_TO = Option(
+    "upgrade-to",
+    "the control plane and new kubelet (default --sph-k8s-version)",
+    old="--upgrade-to",
+    metavar="VERSION",
+)
+KUBELET_BINARY = Option(
+    "kubelet-binary",
+    "a kubelet build to upgrade to instead of TO's own",
+    old="--kubelet-binary",
+    metavar="PATH",
+)
+EXPECT = Option(
+    "expect",
+    f"{' | '.join(EXPECTATIONS)}; no-disruption: a disrupted static pod fails the check (default for patch "
+    "upgrades); report: disruptions are reported findings (default for minor upgrades)",
+    old="--expect",
+)
+UPGRADE_OPTIONS = (UPGRADE_FROM, UPGRADE_TO, KUBELET_BINARY, EXPECT)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("kubelet upgrade check")
-    group.addoption(
-        "--upgrade-from", metavar="VERSION", help="the kubelet the node starts with, e.g. 1.30.14"
-    )
-    group.addoption(
-        "--upgrade-to", metavar="VERSION", help="the control plane and new kubelet (default --k8s-version)"
-    )
-    group.addoption(
-        "--kubelet-binary", metavar="PATH", help="a kubelet build to upgrade to instead of TO's own"
-    )
-    group.addoption(
-        "--expect",
-        choices=EXPECTATIONS,
-        help="no-disruption: a disrupted static pod fails the check (default for patch upgrades); "
-        "report: disruptions are reported findings (default for minor upgrades)",
-    )
+    add_options(parser, "kubelet upgrade check", UPGRADE_OPTIONS)
+    add_old_names(parser, UPGRADE_OPTIONS)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("reuse_cluster"):
+    warn_old_names(config, UPGRADE_OPTIONS)
+    if option_value(config, REUSE_CLUSTER):
         raise pytest.UsageError(
-            "the upgrade check swaps a node's kubelet: it makes a cluster of its own (no --reuse-cluster)"
+            "the upgrade check swaps a node's kubelet: it makes a cluster of its own (no --sph-reuse-cluster)"
         )
     try:
         config.stash[PLAN] = make_plan(
-            config.getoption("upgrade_from"),
-            config.getoption("upgrade_to") or config.getoption("k8s_version"),
-            config.getoption("kubelet_binary"),
-            config.getoption("expect"),
+            option_value(config, UPGRADE_FROM),
+            option_value(config, UPGRADE_TO) or option_value(config, K8S_VERSION),
+            option_value(config, KUBELET_BINARY),
+            option_value(config, EXPECT),
         )
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
