@@ -39,6 +39,12 @@ class Behaviour(enum.Enum):
     FAILS_ON_CGROUP_V1 = "refuses to start on a cgroup v1 host unless failCgroupV1: false (KEP-5573)"
     REBUILDS_INIT_STATUS = "a removed, completed init container still counts as completed (k/k PR #131317)"
     PODS_API = "the kubelet's Pods API lists and watches static pods (PodsAPI, beta)"
+    USER_NAMESPACES_LOCKED_ON = (
+        "user namespaces GA: the feature gate UserNamespacesSupport is locked on (KEP-127)"
+    )
+    STATIC_POD_PRIORITY_WARNINGS = (
+        "the kubelet warns of priority/priorityClassName in a static pod (k/k PR #136705, #133535)"
+    )
 
 
 @dataclass(frozen=True)
@@ -84,8 +90,8 @@ MINORS: tuple[Minor, ...] = (
         "local",
         (Behaviour.KEEPS_STATUS_ACROSS_RESTART, Behaviour.ENV_FILES, Behaviour.FAILS_ON_CGROUP_V1),
     ),
-    Minor(36, "1.36.4", "local", (Behaviour.REBUILDS_INIT_STATUS,)),
-    Minor(37, "1.37.2", "local", (Behaviour.PODS_API,)),
+    Minor(36, "1.36.4", "local", (Behaviour.REBUILDS_INIT_STATUS, Behaviour.USER_NAMESPACES_LOCKED_ON)),
+    Minor(37, "1.37.2", "local", (Behaviour.PODS_API, Behaviour.STATIC_POD_PRIORITY_WARNINGS)),
     Minor(38, "1.38.0-beta.0", "release"),
 )
 # The kindest/node images KIND_VERSION publishes, pinned by digest ("You _must_ use the @sha256 digest
