@@ -7,6 +7,8 @@ it), then SIGKILL. A harness that dies without unwinding (SIGKILL, or a SIGHUP w
 handler is installed) cannot do that: the command gets SIGTERM from the kernel then
 (PR_SET_PDEATHSIG), so it never outlives the harness in a session no terminal reaches.
 Output goes to temporary files, which the step's heartbeat status reads while the command runs.
+A command that runs past COMMAND_TIMEOUT (scaled) is ended the same way, and the build stops with
+one line: the command, its bound, the step its status last named, what to look at.
 """
 
 from __future__ import annotations
@@ -20,10 +22,16 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import IO, Any
 
+from harness.errors import HarnessError
 from harness.interrupts import signals_held
 from harness.nodeimage.progress import doing
+from harness.waiting import scaled
 
 GRACE = 10.0  # seconds between SIGTERM and SIGKILL for an interrupted command
+# Seconds (scaled) a build command may run: far beyond what debootstrap, a go build of the node's
+# binaries or the rootfs's tar take on a slow machine, so that only one that hangs (a mirror or a
+# module proxy that stopped answering, a stuck mount) reaches it.
+COMMAND_TIMEOUT = 3600.0
 PR_SET_PDEATHSIG = 1  # include/uapi/linux/prctl.h
 
 
@@ -64,6 +72,7 @@ def run(
     cmd: Sequence[str], *, status: Callable[[str, str], str] | None = None, **popen: Any
 ) -> subprocess.CompletedProcess[str]:
     """Run `cmd`; `status(stdout, stderr)` describes its progress so far for the heartbeat."""
+    limit = scaled(COMMAND_TIMEOUT)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(
             cmd,
@@ -75,10 +84,17 @@ def run(
         )
         try:
             with doing(lambda: status(_text(out), _text(err))) if status else contextlib.nullcontext():
-                code = proc.wait()
-        except BaseException:
+                code = proc.wait(timeout=limit)
+        except BaseException as stopped:
             with signals_held(f"stopping {cmd[0]}"):
                 end(proc)
+            if isinstance(stopped, subprocess.TimeoutExpired):
+                at = f", at: {status(_text(out), _text(err))}" if status else ""
+                raise HarnessError(
+                    f"`{os.path.basename(cmd[0])}` was still running after {limit:g}s (its bound) and was "
+                    f"ended{at}; see whether what it fetches or writes is reachable (network, mirror, "
+                    "disk), then build again"
+                ) from None
             raise
         return subprocess.CompletedProcess(list(cmd), code, _text(out), _text(err))
 
