@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from harness.node.kubelet import WHOLE_JOURNAL
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import Manifest, unique_name
+from harness.staticpods.mirror_checks import assert_valid_mirror
 from harness.staticpods.outcome import wait_outcome
 from harness.versions import Behaviour
 from harness.waiting import HoldBroken, deliberate, hold_for
@@ -73,7 +74,9 @@ def changes_within(probe: Callable[[], object], start: object, window: float, ex
 
 
 @pytest.mark.parametrize("field", EDITS)
-def test_an_edit_of_only_command_args_or_volumes_replaces_the_pod(static_pods, field, record_observation):
+def test_an_edit_of_only_command_args_or_volumes_replaces_the_pod(
+    static_pods, kind_cluster_ready, field, record_observation
+):
     """k/k #136931 (closed: its cause was a backup copy in the manifest directory, k/k #136962);
     kubernetes/website #54427 (any change to the manifest makes a new pod); common.go applyDefaults
     (the UID is a hash of the whole pod)."""
@@ -87,6 +90,7 @@ def test_an_edit_of_only_command_args_or_volumes_replaces_the_pod(static_pods, f
     new = pod.wait_for_new_mirror(old.metadata.uid)
     assert shown(new) == EDITED[field]
     pod.wait_running(other_than=container)
+    assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
     record_observation(f"a {field} edit replaces the pod (new UID, new mirror)")
 
 
