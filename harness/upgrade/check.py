@@ -1,5 +1,6 @@
-"""The upgrade check: static pods of every shape under FROM's kubelet, the kubelet swapped to TO
-in place, and what happened to each pod recorded from both sides.
+"""The upgrade check: static pods of every shape (and the user's own) under FROM's kubelet, the
+kubelet swapped to TO in place (through the newest patch of each minor between, one hop each), and
+what happened to each pod recorded from both sides, one record per hop.
 
 The control plane already runs TO (the cluster is made from TO's node image); the node under
 test is a worker whose kubelet is first replaced by FROM's, so the API server is never older
@@ -12,7 +13,8 @@ kubelet. Nothing here asserts: the record is what the report and the gate read.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -21,12 +23,12 @@ from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
 from harness.cluster.lifecycle import node_ready
 from harness.node import Node, NodeCommandError
-from harness.staticpods.manifest import unique_name
+from harness.staticpods.manifest import DEFAULT_NAMESPACE, Manifest, unique_name
 from harness.staticpods.pods import StaticPod, StaticPods, event_time
 from harness.staticpods.ready_watch import ReadyWatch
 from harness.upgrade import swap
 from harness.upgrade.observe import ready_and_started, snapshot
-from harness.upgrade.records import BehaviourResult, SwapObservation, UpgradeRecord, lines_about
+from harness.upgrade.records import BehaviourResult, Step, SwapObservation, UpgradeRecord, lines_about
 from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled, watch_until
 
 # What real nodes run as static pods (fixtures/manifests/upgrade-*.yaml).
@@ -51,71 +53,119 @@ SETTLE_WINDOW = 30
 SETTLE_TIMEOUT = 300
 
 
+@dataclass(frozen=True)
+class Hop:
+    """One kubelet the node is upgraded to: `version` as it reports itself; `kubelet` None for the
+    node's own (TO's), put back."""
+
+    version: str
+    kubelet: bytes | None
+
+
 @dataclass
 class UpgradeCheck:
     cluster: Cluster
     pods: StaticPods
     node: Node
     from_version: str
-    to_version: str
+    user_manifests: tuple[Manifest, ...] = ()
+    builtin: bool = True
 
-    def run(self, from_kubelet: bytes, to_kubelet: bytes | None) -> UpgradeRecord:
-        """FROM's kubelet in, static pods placed, the swap to TO (the node's own kubelet when
-        `to_kubelet` is None) watched, then the post-upgrade behaviours."""
+    def run(self, from_kubelet: bytes, hops: Sequence[Hop]) -> tuple[UpgradeRecord, ...]:
+        """FROM's kubelet in, static pods placed, then each hop's swap watched (a record each), with
+        the post-upgrade behaviours after it. A hop whose node never got Ready ends the check."""
         own = swap.stash_kubelet(self.node)
         self._install(from_kubelet, self.from_version)
         run = unique_name("upgrade")
-        placed = [
-            self.pods.place(self.pods.manifest(shape).with_labels({RUN_LABEL: run}), node=self.node)
-            for shape in POD_SHAPES
-        ]
+        placed = self._place(run)
         for pod in placed:
             pod.wait_up()
+        records: list[UpgradeRecord] = []
+        version = self.from_version
+        for hop in hops:
+            record = self._hop(placed, run, version, hop, own)
+            records.append(record)
+            if record.node_ready_seconds is None:
+                break
+            version = hop.version
+        return tuple(records)
+
+    def _place(self, run: str) -> list[StaticPod]:
+        """The built-in shapes (unless left out) and the user's pods, each labelled with the run."""
+        label = {RUN_LABEL: run}
+        shapes = POD_SHAPES if self.builtin else ()
+        builtin = [self.pods.place(self.pods.manifest(s).with_labels(label), node=self.node) for s in shapes]
+        users = [
+            self.pods.place(
+                m.with_labels(label),
+                node=self.node,
+                filename=f"{m.namespace or DEFAULT_NAMESPACE}-{m.name}.yaml",
+            )
+            for m in self.user_manifests
+        ]
+        return builtin + users
+
+    def _hop(self, placed: list[StaticPod], run: str, version: str, hop: Hop, own: str) -> UpgradeRecord:
         before = tuple(snapshot(pod) for pod in placed)
-        watch = ReadyWatch(self.cluster.kubeconfig, "default", f"{RUN_LABEL}={run}", ready_and_started)
+        selector = f"{RUN_LABEL}={run}"
+        namespaces = sorted({pod.namespace for pod in placed})
+        watches = [ReadyWatch(self.cluster.kubeconfig, ns, selector, ready_and_started) for ns in namespaces]
         # What fails after the swap is a result of the check, reported with the rest, not a crash.
         problems: list[BehaviourResult] = []
-        with watch.running():
+        steps: list[Step] = []
+        with ExitStack() as watching:
+            for watch in watches:
+                watching.enter_context(watch.running())
+            steps.append(Step(datetime.now(UTC), "kubeadm upgrade node"))
             swap.kubeadm_upgrade_node(self.node, cgroup_v1=HostFacts.read().cgroup_v1)
-            if to_kubelet is None:
+            if hop.kubelet is None:
                 swap.install_stashed(self.node, own)
             else:
-                swap.put_kubelet(self.node, to_kubelet)
+                swap.put_kubelet(self.node, hop.kubelet)
             swap_started = datetime.now(UTC)
+            steps.append(Step(swap_started, f"kubelet {hop.version} in place, restarted"))
             ready_seconds = _outcome(
                 "the node is Ready with the new kubelet",
-                lambda: self._restart_until_ready(self.to_version),
+                lambda: self._restart_until_ready(hop.version),
                 problems,
             )
             if ready_seconds is not None:
-                _outcome(
+                steps.append(Step(datetime.now(UTC), "node Ready"))
+                settled = _outcome(
                     "every static pod is up again and holds still", lambda: self._settle(placed), problems
                 )
+                if settled is not None:
+                    steps.append(Step(datetime.now(UTC), "pods settled"))
             watch_ended = datetime.now(UTC)
-        if watch.error:
-            problems.append(BehaviourResult("the Ready watch saw the whole swap", False, watch.error))
+        problems += [
+            BehaviourResult("the Ready watch saw the whole swap", False, w.error) for w in watches if w.error
+        ]
+        transitions = {key: seen for w in watches for key, seen in w.transitions.items()}
         after = tuple(record for record in map(snapshot, placed) if record is not None)
         journal = self.node.kubelet.journal(swap_started).splitlines()
         observations = tuple(
             SwapObservation(
                 key=f"{pod.namespace}/{pod.mirror_name}",
-                transitions=tuple(watch.transitions.get(f"{pod.namespace}/{pod.mirror_name}", ())),
+                transitions=tuple(transitions.get(f"{pod.namespace}/{pod.mirror_name}", ())),
                 log_lines=lines_about(pod.namespace, pod.mirror_name, journal)
                 + self._events(pod, swap_started),
             )
             for pod in placed
         )
+        users = placed[len(placed) - len(self.user_manifests) :]
         return UpgradeRecord(
-            from_version=self.from_version,
-            to_version=self.to_version,
+            from_version=version,
+            to_version=hop.version,
             node=self.node.name,
             swap_started=swap_started,
             watch_ended=watch_ended,
             node_ready_seconds=ready_seconds,
-            before=before,
+            before=tuple(b for b in before if b is not None),
             after=after,
             observations=observations,
             behaviours=tuple(problems + (self._behaviours() if ready_seconds is not None else [])),
+            steps=tuple(steps),
+            user_pods=tuple(f"{pod.namespace}/{pod.mirror_name}" for pod in users),
         )
 
     def _install(self, binary: bytes, version: str) -> None:
@@ -135,7 +185,7 @@ class UpgradeCheck:
         )
         return time.monotonic() - started
 
-    def _settle(self, placed: list[StaticPod]) -> None:
+    def _settle(self, placed: list[StaticPod]) -> bool:
         """Until every pod is up and their running containers stay the same for SETTLE_WINDOW: what
         the new kubelet does to them (restarts for a changed definition) happens before that."""
         deadline = time.monotonic() + scaled(SETTLE_TIMEOUT)
@@ -148,7 +198,7 @@ class UpgradeCheck:
                     window=SETTLE_WINDOW,
                     expected="every static pod's running containers unchanged once all were up again",
                 )
-                return
+                return True
             except (HoldBroken, NodeCommandError):  # changed, or crictl failed while the runtime was busy
                 if time.monotonic() > deadline:
                     raise

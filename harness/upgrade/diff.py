@@ -298,3 +298,47 @@ def _minor(version: str) -> int:
     if not match:
         raise ValueError(f"not a Kubernetes version: {version!r}")
     return int(match.group(1))
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Every hop of one check, and its gate: EXPECT=no-disruption fails on any disrupted pod in any hop;
+    EXPECT=report never on a disruption. Both fail when the new kubelet did not handle static pods (a
+    post-upgrade behaviour failed, the node never got Ready, the watch stopped)."""
+
+    hops: tuple[UpgradeDiff, ...]
+    expect: str
+
+    @property
+    def disrupted(self) -> bool:
+        return any(h.verdict.disrupted for h in self.hops)
+
+    @property
+    def line(self) -> str:
+        if len(self.hops) == 1:
+            return self.hops[0].verdict.line
+        return "; ".join(
+            f"{h.record.from_version} → {h.record.to_version}: {h.verdict.line}" for h in self.hops
+        )
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        """Why the gate fails, one line each; empty when it passes."""
+        found = [
+            f"{h.record.from_version} → {h.record.to_version}: {b.behaviour}: {b.detail}"
+            for h in self.hops
+            for b in h.record.behaviours
+            if not b.passed
+        ]
+        if self.expect == "no-disruption":
+            found += [
+                f"{h.record.from_version} → {h.record.to_version}: {pod.key}: {'; '.join(pod.disruptions)}"
+                for h in self.hops
+                for pod in h.pods
+                if pod.disrupted
+            ]
+        return tuple(found)
+
+
+def check_result(records: Iterable[UpgradeRecord], expect: str) -> CheckResult:
+    return CheckResult(tuple(map(diff_upgrade, records)), expect)

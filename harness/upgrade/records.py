@@ -76,7 +76,18 @@ class BehaviourResult:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of the upgrade as the orchestration took it (kubeadm, a kubelet swap), time-stamped."""
+
+    time: datetime
+    what: str
+
+
+@dataclass(frozen=True)
 class UpgradeRecord:
+    """One hop: the node's kubelet from `from_version` to `to_version`. Records made before a field
+    was added read back with its default."""
+
     from_version: str
     to_version: str
     node: str
@@ -87,6 +98,8 @@ class UpgradeRecord:
     after: tuple[PodRecord, ...]
     observations: tuple[SwapObservation, ...]
     behaviours: tuple[BehaviourResult, ...] = field(default=())
+    steps: tuple[Step, ...] = field(default=())
+    user_pods: tuple[str, ...] = field(default=())  # keys of the pods from the user's manifests
 
     def to_json(self) -> str:
         return json.dumps(_encode(self), indent=2, sort_keys=True)

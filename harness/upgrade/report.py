@@ -1,21 +1,35 @@
 """The upgrade check's report: upgrade.md, upgrade.json and a self-contained upgrade.html.
 
-upgrade.json holds the verdict, the findings and the whole record, so that
-`read_record(path)` rebuilds the same report from it.
+One section per hop (FROM, the newest patch of each minor between, TO), each with a timeline
+(harness.upgrade.timeline: inline SVG in the HTML, text in the markdown); the verdict and the gate
+cover every hop. upgrade.json holds the verdict, the findings and every hop's record, so that
+`read_records(path)` rebuilds the same report from it.
 """
 
 from __future__ import annotations
 
 import html
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from harness.upgrade.diff import ContainerFinding, PodFinding, UpgradeDiff, diff_upgrade
+from harness.upgrade.diff import CheckResult, ContainerFinding, PodFinding, UpgradeDiff, check_result
 from harness.upgrade.records import UpgradeRecord
+from harness.upgrade.timeline import LEGEND, build_timeline, render_svg, render_text
 
 NO_REASON = "no kubelet message (its restart messages need --v=2, or read the Killing events)"
+# What `make upgrade-check` ends with: make exits 2 on any failure and names the code in its
+# "Error N" line; pytest tests/upgrade exits with the code itself.
+EXIT_CODES = (
+    "0: the check ran and its gate passed (EXPECT=report: whatever it found); "
+    "1: the gate failed: EXPECT=no-disruption and a static pod (built-in, yours, or a control-plane "
+    "pod beyond what its manifest change explains) was disrupted in some hop, or, with either EXPECT, "
+    "the new kubelet failed a post-upgrade behaviour or the node never got Ready; "
+    "4: bad input (FROM/TO, MANIFESTS, SCOPE, EXPECT), one line each, before any cluster; "
+    "2: interrupted; 3: an internal error"
+)
 
 
 @dataclass(frozen=True)
@@ -25,9 +39,9 @@ class Cell:
     warn: bool = False
 
 
-def write_reports(record: UpgradeRecord, directory: Path) -> dict[str, Path]:
+def write_reports(records: Sequence[UpgradeRecord], directory: Path, expect: str) -> dict[str, Path]:
     """Write upgrade.md, upgrade.json and upgrade.html into `directory`; returns their paths."""
-    result = diff_upgrade(record)
+    result = check_result(records, expect)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {ext: directory / f"upgrade.{ext}" for ext in ("md", "json", "html")}
     paths["md"].write_text(render_markdown(result))
@@ -36,19 +50,34 @@ def write_reports(record: UpgradeRecord, directory: Path) -> dict[str, Path]:
     return paths
 
 
-def read_record(path: Path) -> UpgradeRecord:
-    return UpgradeRecord.from_json(json.dumps(json.loads(path.read_text())["record"]))
+def read_records(path: Path) -> tuple[UpgradeRecord, ...]:
+    return tuple(
+        UpgradeRecord.from_json(json.dumps(hop["record"])) for hop in json.loads(path.read_text())["hops"]
+    )
 
 
-def render_json(result: UpgradeDiff) -> str:
-    verdict = result.verdict
+def render_json(result: CheckResult) -> str:
     summary = {
+        "verdict": result.line,
+        "expect": result.expect,
+        "gate": "failed" if result.failures else "passed",
+        "failures": list(result.failures),
+        "exit_codes": EXIT_CODES,
+        "hops": [_hop_json(hop) for hop in result.hops],
+    }
+    return json.dumps(summary, indent=2) + "\n"
+
+
+def _hop_json(result: UpgradeDiff) -> dict[str, Any]:
+    verdict = result.verdict
+    return {
         "verdict": verdict.line,
         "classification": verdict.classification,
         "upgrade": verdict.upgrade,
         "pods": [
             {
                 "pod": pod.key,
+                "yours": pod.key in result.record.user_pods,
                 "disruptions": list(pod.disruptions),
                 "sandbox_recreated": pod.sandbox_recreated,
                 "mirror_recreated": pod.mirror_recreated,
@@ -73,7 +102,11 @@ def render_json(result: UpgradeDiff) -> str:
         ],
         "record": json.loads(result.record.to_json()),
     }
-    return json.dumps(summary, indent=2) + "\n"
+
+
+def _gate(result: CheckResult) -> list[tuple[str, str]]:
+    gate = "failed: " + " | ".join(result.failures) if result.failures else "passed"
+    return [("Gate", f"EXPECT={result.expect}: {gate}"), ("Exit codes", EXIT_CODES)]
 
 
 def _headline(result: UpgradeDiff) -> list[tuple[str, str]]:
@@ -81,6 +114,7 @@ def _headline(result: UpgradeDiff) -> list[tuple[str, str]]:
     ready = record.node_ready_seconds
     return [
         ("Kubelet", f"{record.from_version} → {record.to_version} ({result.verdict.upgrade} upgrade)"),
+        ("Verdict", result.verdict.line),
         ("Node", record.node),
         ("Swap started", record.swap_started.isoformat()),
         ("Node Ready after the restart", f"{ready:.1f} s" if ready is not None else "never Ready"),
@@ -140,27 +174,41 @@ def _container_cells(c: ContainerFinding) -> list[Cell]:
     ]
 
 
-def render_markdown(result: UpgradeDiff) -> str:
-    lines = [f"# Kubelet upgrade check: {result.verdict.line}", ""]
-    lines += [f"- {name}: {value}" for name, value in _headline(result)]
-    for pod in result.pods:
-        lines += ["", f"## {pod.key}", ""]
-        lines += [f"- {name}: {cell.text}" for name, cell in _pod_cells(pod)]
-        lines += ["", _md_row(CONTAINER_COLUMNS), _md_row(["---"] * len(CONTAINER_COLUMNS))]
-        lines += [_md_row([cell.text for cell in _container_cells(c)]) for c in pod.containers]
-    lines += ["", "## Post-upgrade behaviours", ""]
-    lines += [
-        f"- {'passed' if b.passed else 'FAILED'}: {b.behaviour}" + (f" ({b.detail})" if b.detail else "")
-        for b in result.record.behaviours
-    ] or ["- none recorded"]
+def render_markdown(result: CheckResult) -> str:
+    lines = [f"# Kubelet upgrade check: {result.line}", ""]
+    lines += [f"- {name}: {value}" for name, value in _gate(result)]
+    for number, hop in enumerate(result.hops, 1):
+        lines += ["", f"## {_hop_title(hop, number, len(result.hops))}", ""]
+        lines += [f"- {name}: {value}" for name, value in _headline(hop)]
+        lines += ["", "### Timeline", "", *render_text(build_timeline(hop))]
+        for pod in hop.pods:
+            lines += ["", f"### {_pod_title(hop, pod)}", ""]
+            lines += [f"- {name}: {cell.text}" for name, cell in _pod_cells(pod)]
+            lines += ["", _md_row(CONTAINER_COLUMNS), _md_row(["---"] * len(CONTAINER_COLUMNS))]
+            lines += [_md_row([cell.text for cell in _container_cells(c)]) for c in pod.containers]
+        lines += ["", "### Post-upgrade behaviours", ""]
+        lines += [
+            f"- {'passed' if b.passed else 'FAILED'}: {b.behaviour}" + (f" ({b.detail})" if b.detail else "")
+            for b in hop.record.behaviours
+        ] or ["- none recorded"]
     return "\n".join(lines) + "\n"
+
+
+def _hop_title(hop: UpgradeDiff, number: int, total: int) -> str:
+    return f"Hop {number} of {total}: {hop.record.from_version} → {hop.record.to_version}"
+
+
+def _pod_title(hop: UpgradeDiff, pod: PodFinding) -> str:
+    return pod.key + (" (yours)" if pod.key in hop.record.user_pods else "")
 
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #1b1f24; }
 h1 { font-size: 20px; padding: 10px 14px; border-radius: 6px; }
 h1.ok { background: #dafbe1; color: #116329; } h1.bad { background: #ffebe9; color: #a40e26; }
-h2 { font-size: 16px; margin-top: 28px; }
+h2 { font-size: 17px; margin-top: 32px; border-bottom: 1px solid #d0d7de; }
+h3 { font-size: 15px; margin-top: 22px; }
+.legend { font-size: 12px; color: #57606a; }
 table { border-collapse: collapse; margin: 8px 0 4px; }
 th, td { border: 1px solid #d0d7de; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f6f8fa; }
@@ -172,32 +220,36 @@ li.failed { color: #a40e26; font-weight: 600; } li.passed { color: #116329; }
 """
 
 
-def render_html(result: UpgradeDiff) -> str:
-    verdict = result.verdict
-    bad = verdict.disrupted or verdict.behaviours_failed
+def render_html(result: CheckResult) -> str:
+    bad = bool(result.failures) or result.disrupted
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Kubelet upgrade check: {_e(verdict.line)}</title>",
+        f"<title>Kubelet upgrade check: {_e(result.line)}</title>",
         f"<style>{STYLE}</style></head><body>",
-        f'<h1 class="{"bad" if bad else "ok"}">{_e(verdict.line)}</h1>',
+        f'<h1 class="{"bad" if bad else "ok"}">{_e(result.line)}</h1>',
         "<table>",
-        *(f"<tr><th>{_e(n)}</th><td>{_e(v)}</td></tr>" for n, v in _headline(result)),
+        *(f"<tr><th>{_e(n)}</th><td>{_e(v)}</td></tr>" for n, v in _gate(result)),
         "</table>",
     ]
-    for pod in result.pods:
-        parts += [f"<h2>{_e(pod.key)}</h2>", "<table>"]
-        parts += [f"<tr><th>{_e(name)}</th>{_td(cell)}</tr>" for name, cell in _pod_cells(pod)]
-        parts += ["</table>", "<table>", _tr(f"<th>{_e(c)}</th>" for c in CONTAINER_COLUMNS)]
-        parts += [_tr(_td(cell) for cell in _container_cells(c)) for c in pod.containers]
-        parts.append("</table>")
-    parts += ["<h2>Post-upgrade behaviours</h2>", "<ul>"]
-    parts += [
-        f'<li class="{"passed" if b.passed else "failed"}">{"passed" if b.passed else "FAILED"}: '
-        f"{_e(b.behaviour)}{_e(f' ({b.detail})') if b.detail else ''}</li>"
-        for b in result.record.behaviours
-    ] or ["<li>none recorded</li>"]
-    parts += ["</ul>", "</body></html>", ""]
+    for number, hop in enumerate(result.hops, 1):
+        parts += [f"<h2>{_e(_hop_title(hop, number, len(result.hops)))}</h2>", "<table>"]
+        parts += [f"<tr><th>{_e(n)}</th><td>{_e(v)}</td></tr>" for n, v in _headline(hop)]
+        parts += ["</table>", "<h3>Timeline</h3>", LEGEND, render_svg(build_timeline(hop))]
+        for pod in hop.pods:
+            parts += [f"<h3>{_e(_pod_title(hop, pod))}</h3>", "<table>"]
+            parts += [f"<tr><th>{_e(name)}</th>{_td(cell)}</tr>" for name, cell in _pod_cells(pod)]
+            parts += ["</table>", "<table>", _tr(f"<th>{_e(c)}</th>" for c in CONTAINER_COLUMNS)]
+            parts += [_tr(_td(cell) for cell in _container_cells(c)) for c in pod.containers]
+            parts.append("</table>")
+        parts += ["<h3>Post-upgrade behaviours</h3>", "<ul>"]
+        parts += [
+            f'<li class="{"passed" if b.passed else "failed"}">{"passed" if b.passed else "FAILED"}: '
+            f"{_e(b.behaviour)}{_e(f' ({b.detail})') if b.detail else ''}</li>"
+            for b in hop.record.behaviours
+        ] or ["<li>none recorded</li>"]
+        parts.append("</ul>")
+    parts += ["</body></html>", ""]
     return "\n".join(parts)
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from harness.cluster.hostfacts import HostFacts
 from harness.upgrade import check
-from harness.upgrade.check import POD_SHAPES, RUN_LABEL, UpgradeCheck
+from harness.upgrade.check import POD_SHAPES, RUN_LABEL, Hop, UpgradeCheck
 from harness.upgrade.observe import ready_and_started
 from harness.upgrade.records import BehaviourResult, PodRecord, ReadyTransition
 from harness.waiting import WaitTimeout
@@ -29,8 +29,8 @@ JOURNAL_LINE = (
 
 
 class FakeManifest:
-    def __init__(self, name: str) -> None:
-        self.name = name
+    def __init__(self, name: str, namespace: str | None = None) -> None:
+        self.name, self.namespace = name, namespace
         self.labels: dict[str, str] = {}
 
     def with_labels(self, labels: dict[str, str] | None = None, **more: str) -> FakeManifest:
@@ -43,7 +43,7 @@ class FakePod:
 
     def __init__(self, manifest: FakeManifest, log: list[str]) -> None:
         self.manifest, self.log = manifest, log
-        self.namespace = "default"
+        self.namespace = manifest.namespace or "default"
         self.mirror_name = f"{manifest.name}-{NODE}"
         self.name = manifest.name
 
@@ -76,9 +76,9 @@ class FakePods:
     def manifest(self, fixture: str = "testapp", prefix: str | None = None) -> FakeManifest:
         return FakeManifest(prefix or fixture)
 
-    def place(self, manifest: FakeManifest, node: Any) -> FakePod:
+    def place(self, manifest: FakeManifest, node: Any, filename: str | None = None) -> FakePod:
         assert node.name == NODE
-        self.log.append(f"place {manifest.name}")
+        self.log.append(f"place {manifest.name}" + (f" as {filename}" if filename else ""))
         pod = FakePod(manifest, self.log)
         self.placed.append(pod)
         return pod
@@ -191,7 +191,7 @@ class Setup:
         return probe()
 
     def check(self) -> UpgradeCheck:
-        return UpgradeCheck(self.cluster, self.pods, self.node, FROM, TO)  # type: ignore[arg-type]
+        return UpgradeCheck(self.cluster, self.pods, self.node, FROM)  # type: ignore[arg-type]
 
     def steps(self) -> list[str]:
         """The log up to the after snapshots, each run of per-pod steps once."""
@@ -212,7 +212,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Setup:
 
 
 def test_the_swap_goes_in_order_under_the_watch(world: Setup) -> None:
-    record = world.check().run(b"kubelet-FROM", b"kubelet-TO")
+    (record,) = world.check().run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO")])
 
     assert world.steps() == [
         "stash kubelet",
@@ -257,7 +257,7 @@ def test_the_swap_goes_in_order_under_the_watch(world: Setup) -> None:
 
 
 def test_without_a_new_kubelet_the_nodes_own_is_put_back(world: Setup) -> None:
-    world.check().run(b"kubelet-FROM", None)
+    world.check().run(b"kubelet-FROM", [Hop(TO, None)])
 
     steps = world.steps()
     assert steps[steps.index("watch starts") + 1 : steps.index("watch ends")] == [
@@ -273,7 +273,7 @@ def test_without_a_new_kubelet_the_nodes_own_is_put_back(world: Setup) -> None:
 def test_the_journal_and_events_from_the_swap_on_go_to_each_pod(world: Setup) -> None:
     world.events.append(event("Killing", "Stopping container app", datetime(2100, 1, 1, tzinfo=UTC)))
 
-    record = world.check().run(b"kubelet-FROM", b"kubelet-TO")
+    (record,) = world.check().run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO")])
 
     assert world.node.kubelet.since == [record.swap_started]
     plain = record.observations[0]
@@ -289,7 +289,7 @@ def test_the_journal_and_events_from_the_swap_on_go_to_each_pod(world: Setup) ->
 def test_a_node_never_ready_with_the_new_kubelet_is_a_result_not_a_crash(world: Setup) -> None:
     world.never_ready = True
 
-    record = world.check().run(b"kubelet-FROM", b"kubelet-TO")
+    (record,) = world.check().run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO")])
 
     assert record.node_ready_seconds is None
     (ready,) = record.behaviours  # no settling, no post-upgrade behaviours
@@ -304,7 +304,7 @@ def test_a_node_never_ready_with_the_new_kubelet_is_a_result_not_a_crash(world: 
 def test_a_ready_watch_that_stopped_is_a_failed_entry(world: Setup) -> None:
     FakeReadyWatch.error = "the Ready watch stopped: ApiException: 403 Forbidden"
 
-    record = world.check().run(b"kubelet-FROM", b"kubelet-TO")
+    (record,) = world.check().run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO")])
 
     assert record.behaviours[0] == BehaviourResult(
         "the Ready watch saw the whole swap", False, "the Ready watch stopped: ApiException: 403 Forbidden"
@@ -337,3 +337,49 @@ def test_events_are_kept_from_the_swaps_second_on(world: Setup) -> None:
         "event Started: new-style event",
     )
     assert world.core.event_queries == [("default", f"involvedObject.name=upgrade-plain-{NODE}")]
+
+
+def test_several_hops_are_a_record_each_chained_from_version_to_version(world: Setup) -> None:
+    middle = "v1.30.99"
+
+    records = world.check().run(b"kubelet-FROM", [Hop(middle, b"kubelet-MID"), Hop(TO, b"kubelet-TO")])
+
+    assert [(r.from_version, r.to_version) for r in records] == [(FROM, middle), (middle, TO)]
+    puts = [line for line in world.log if line.startswith("put")]
+    assert puts == ["put kubelet-FROM", "put kubelet-MID", "put kubelet-TO"]
+    assert len([line for line in world.log if line.startswith("place upgrade-")]) == len(POD_SHAPES)
+    assert [s.what for s in records[1].steps] == [
+        "kubeadm upgrade node",
+        f"kubelet {TO} in place, restarted",
+        "node Ready",
+        "pods settled",
+    ]
+    assert records[0].steps[1].time == records[0].swap_started
+    assert all(len(r.behaviours) == 4 for r in records)
+
+
+def test_a_hop_whose_node_never_got_ready_ends_the_check(world: Setup) -> None:
+    world.never_ready = True
+
+    records = world.check().run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO"), Hop("v1.32.0", b"kubelet-NEXT")])
+
+    assert len(records) == 1 and records[0].node_ready_seconds is None
+    assert "put kubelet-NEXT" not in world.log
+
+
+def test_the_users_pods_instead_of_the_built_in_shapes_are_watched_in_each_namespace(world: Setup) -> None:
+    users = (FakeManifest("store", "kube-system"), FakeManifest("agent"))
+    check = UpgradeCheck(world.cluster, world.pods, world.node, FROM, users, builtin=False)  # type: ignore[arg-type]
+
+    (record,) = check.run(b"kubelet-FROM", [Hop(TO, b"kubelet-TO")])
+
+    placed = [line for line in world.log if line.startswith("place")]
+    assert placed[:2] == ["place store as kube-system-store.yaml", "place agent as default-agent.yaml"]
+    run = users[0].labels[RUN_LABEL]
+    assert users[1].labels == {RUN_LABEL: run}
+    assert sorted((w.namespace, w.label_selector) for w in FakeReadyWatch.made) == [
+        ("default", f"{RUN_LABEL}={run}"),
+        ("kube-system", f"{RUN_LABEL}={run}"),
+    ]
+    assert record.user_pods == (f"kube-system/store-{NODE}", f"default/agent-{NODE}")
+    assert [p.mirror_name for p in record.before] == [f"store-{NODE}", f"agent-{NODE}"]

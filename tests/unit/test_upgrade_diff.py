@@ -199,6 +199,8 @@ def test_keeps_status_follows_the_versions_table(version, keeps):
 
 
 def test_the_report_names_the_kep_for_an_expected_reset(tmp_path):
-    markdown = write_reports(as_versions(RECORDED_PATCH, "v1.34.3", "v1.34.4"), tmp_path)["md"].read_text()
+    markdown = write_reports([as_versions(RECORDED_PATCH, "v1.34.3", "v1.34.4")], tmp_path, "report")[
+        "md"
+    ].read_text()
     assert markdown.count("- Expected for this version: Ready/Started reset") == 1
     assert "(KEP-4781, ChangeContainerStatusOnKubeletRestart)" in markdown

@@ -10,7 +10,7 @@ import pytest
 
 from harness.upgrade.diff import UpgradeDiff, diff_upgrade
 from harness.upgrade.records import UpgradeRecord
-from harness.upgrade.report import read_record, write_reports
+from harness.upgrade.report import read_records, write_reports
 
 DATA = Path(__file__).parent / "data/upgrade"
 MINOR = "recorded-1.30.14-to-1.31.0.json"
@@ -101,19 +101,19 @@ def test_the_reports_say_the_verdict_and_give_back_the_record(
 ) -> None:
     record = recorded(name)
 
-    paths = write_reports(record, tmp_path)
+    paths = write_reports([record], tmp_path, "report")
 
     assert sorted(paths) == ["html", "json", "md"]
     assert paths["md"].read_text().startswith(f"# Kubelet upgrade check: {verdict}\n")
     assert f'<h1 class="{css}">{verdict}</h1>' in paths["html"].read_text()
     summary = json.loads(paths["json"].read_text())
     assert summary["verdict"] == verdict
-    assert len(summary["pods"]) == 8
-    assert read_record(paths["json"]) == record
+    assert len(summary["hops"][0]["pods"]) == 8
+    assert read_records(paths["json"]) == (record,)
 
 
 def test_the_minor_report_shows_each_recreated_pod(tmp_path: Path) -> None:
-    paths = write_reports(recorded(MINOR), tmp_path)
+    paths = write_reports([recorded(MINOR)], tmp_path, "report")
 
     markdown = paths["md"].read_text()
     assert markdown.count("- Kubelet's pod messages: Deleted mirror pod because it is outdated") == 8
