@@ -9,15 +9,16 @@ another Transport.
 from __future__ import annotations
 
 import io
+import struct
 import tarfile
 import time
 from typing import Any, Protocol
 
 from docker.errors import NotFound
 from docker.models.containers import Container
-from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
 
 from harness.errors import HarnessError
+from harness.waiting import scaled
 
 
 class NodeFileNotFound(HarnessError, FileNotFoundError):
@@ -50,6 +51,14 @@ class Transport(Protocol):
 # CI machine) is lost without a trace, exit code 0 and empty stdout (docker/docker-py#2042, #3332,
 # both open). Gated, no output can arrive before the headers are read.
 STDIN_GATE = ("sh", "-c", 'read -r _ && exec "$@" </dev/null', "sh")
+# Seconds (scaled) docker may take to send a command's whole output and end the stream: beyond any
+# command's own bound (Shell stops a command after its `timeout`; the longest is kubeadm's 180 s)
+# and any step of a node-image build, so that only a docker daemon that stopped answering reaches it.
+EXEC_OUTPUT_TIMEOUT = 600.0
+# A frame of docker's multiplexed output stream starts with its stream (1 stdout, 2 stderr), three
+# zero bytes and the size of its payload, big-endian (Docker Engine API, "Stream format").
+_FRAME_HEADER = struct.Struct(">BxxxL")
+_STREAMS = (1, 2)
 
 
 class DockerTransport:
@@ -69,8 +78,14 @@ class DockerTransport:
         api = self.container.client.api
         exec_id = api.exec_create(self.container.id, [*STDIN_GATE, *argv], stdin=True)["Id"]
         connection = api.exec_start(exec_id, socket=True)
+        limit = scaled(EXEC_OUTPUT_TIMEOUT)
         try:
-            stdout, stderr = _open_gate_and_read(connection)
+            stdout, stderr = _open_gate_and_read(connection, limit)
+        except TimeoutError:
+            raise HarnessError(
+                f"docker did not send all the output of `{' '.join(argv)}` on {self.name} within "
+                f"{limit:g}s: is dockerd hung? (`docker info` answers when it is not)"
+            ) from None
         finally:
             _close(connection)
         exit_code = api.exec_inspect(exec_id)["ExitCode"]
@@ -94,15 +109,37 @@ class DockerTransport:
         return False
 
 
-def _open_gate_and_read(connection: Any) -> tuple[bytes, bytes]:
-    """Send the gate line and read the command's stdout and stderr to the end (each read waits in
-    poll(), as in exec_run; the commands Shell runs are bounded by their own `timeout`)."""
+def _open_gate_and_read(connection: Any, limit: float) -> tuple[bytes, bytes]:
+    """Send the gate line and read the command's stdout and stderr to the end of the stream; past
+    `limit` seconds, TimeoutError. Read here, not with docker-py's frames_iter: that waits in poll()
+    with no timeout before each read, so no socket timeout could bound it."""
     # On a unix socket docker-py hands back a read-only SocketIO; its socket is `_sock` (docker-py's
     # own _disable_socket_timeout reaches for it the same way).
-    getattr(connection, "_sock", connection).sendall(b"\n")
-    frames = (demux_adaptor(*frame) for frame in frames_iter(connection, tty=False))
-    stdout, stderr = consume_socket_output(frames, demux=True)
-    return stdout or b"", stderr or b""
+    sock = getattr(connection, "_sock", connection)
+    sock.sendall(b"\n")
+    deadline = time.monotonic() + limit
+    output = {stream: bytearray() for stream in _STREAMS}
+    while header := _receive(sock, _FRAME_HEADER.size, deadline, may_end=True):
+        stream, size = _FRAME_HEADER.unpack(header)
+        if stream not in output:
+            raise HarnessError(f"docker sent output of stream {stream}, not stdout or stderr")
+        output[stream] += _receive(sock, size, deadline, may_end=False)
+    return bytes(output[1]), bytes(output[2])
+
+
+def _receive(sock: Any, size: int, deadline: float, *, may_end: bool) -> bytes:
+    """`size` bytes from `sock` before `deadline` (TimeoutError), or b"" where the stream ends before
+    the first of them and `may_end`."""
+    data = bytearray()
+    while len(data) < size:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            if may_end and not data:
+                return b""
+            raise HarnessError("docker's exec output stream ended in the middle of a frame")
+        data += chunk
+    return bytes(data)
 
 
 def _close(connection: Any) -> None:

@@ -25,6 +25,7 @@ from harness.node import (
     NodeCommandError,
     NodeFileNotFound,
     parse_go_duration,
+    transport,
 )
 from harness.node.kubelet import changed_config
 from harness.node.transport import STDIN_GATE
@@ -170,6 +171,49 @@ def test_a_timed_out_command_says_so() -> None:
     node, _ = node_with(lambda argv: (124, b"", b""))
     with pytest.raises(NodeCommandError, match=r"^`sleep 99` on node kind-worker timed out after 2s$"):
         node.run("sleep", "99", timeout=2)
+
+
+def test_a_docker_that_stops_answering_fails_the_command_with_its_name_and_node(monkeypatch) -> None:
+    monkeypatch.setattr(transport, "EXEC_OUTPUT_TIMEOUT", 0.3)
+    answer = threading.Event()  # dockerd hangs until the test ends
+    node, container = node_with(lambda argv: (answer.wait(5), (0, b"late", b""))[1])
+    try:
+        with pytest.raises(HarnessError) as hung:
+            node.run("cat", "/etc/hostname")
+    finally:
+        answer.set()
+        for daemon in container.client.api.daemons.values():
+            daemon.join()
+    assert str(hung.value) == (
+        f"docker did not send all the output of `timeout {KILL_AFTER} {DEFAULT_COMMAND_TIMEOUT:g} cat "
+        "/etc/hostname` on kind-worker within 0.3s: is dockerd hung? (`docker info` answers when it is not)"
+    )
+
+
+def test_output_that_arrives_byte_by_byte_is_read_whole() -> None:
+    client, daemon = pysocket.socketpair()
+    frames = struct.pack(">BxxxL", 1, 3) + b"out" + struct.pack(">BxxxL", 2, 2) + b"er"
+
+    def trickle() -> None:
+        with daemon:
+            assert daemon.recv(1) == b"\n"
+            for byte in frames:
+                daemon.sendall(bytes([byte]))
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    with client:
+        assert transport._open_gate_and_read(client, 5) == (b"out", b"er")
+    sender.join()
+
+
+def test_a_stream_that_ends_inside_a_frame_is_an_error() -> None:
+    client, daemon = pysocket.socketpair()
+    with client, daemon:
+        daemon.sendall(struct.pack(">BxxxL", 1, 10) + b"cut")
+        daemon.shutdown(pysocket.SHUT_WR)
+        with pytest.raises(HarnessError, match="ended in the middle of a frame"):
+            transport._open_gate_and_read(client, 5)
 
 
 # --- files ---------------------------------------------------------------------------------------
