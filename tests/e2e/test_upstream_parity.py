@@ -8,6 +8,8 @@ the grace period); KEP-5307 EnvFiles (fileKeyRef: an env var read from a file in
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -16,7 +18,7 @@ from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.mirror_checks import assert_valid_mirror
 from harness.staticpods.outcome import wait_outcome
 from harness.versions import Behaviour
-from harness.waiting import deliberate, hold_for
+from harness.waiting import deliberate, hold_for, poll_until
 
 GRACE = 20  # seconds: fixtures/manifests/slow-to-stop.yaml, as upstream's createStaticPodWithGracePeriod
 HOLD_MARGIN = 1  # the hold ends this much before the grace period does (upstream holds 19 s of 20)
@@ -98,3 +100,66 @@ def test_a_mirror_recreated_after_a_forced_delete_is_a_valid_mirror(static_pods,
     pod.wait_for_mirror_gone()
     pod.rewrite(pod.manifest)
     assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
+
+
+# A systemd drop-in that leaves the kubelet without --kubeconfig and --bootstrap-kubeconfig (kind's
+# 10-kubeadm.conf passes them in KUBELET_KUBECONFIG_ARGS): a kubelet with no API server configured at all.
+STANDALONE_DROP_IN = "/etc/systemd/system/kubelet.service.d/90-standalone.conf"
+STANDALONE_CONFIG = {
+    "readOnlyPort": 10255,  # where upstream's standalone tests read the kubelet's pods
+    "authentication": {"anonymous": {"enabled": True}, "webhook": {"enabled": False}},
+    "authorization": {"mode": "AlwaysAllow"},  # webhook modes need an API server
+}
+STANDALONE_TIMEOUT = 120
+
+
+@pytest.mark.disruptive
+@pytest.mark.kind_config("multi-node")  # a worker's kubelet leaves the cluster for the test
+def test_a_kubelet_with_no_api_server_configured_runs_static_pods_and_their_env_files(
+    kubelet_reconfigured, static_pods, kind_cluster_ready, record_observation
+):
+    """standalone_test.go "when creating a static pod the pod should be running" and, from 1.35, "when
+    creating a static pod with EnvFiles the pod should be running and consume variables" (a kubelet
+    started without --kubeconfig; the pods are read from its read-only /pods)."""
+    node = static_pods.default_node()
+    with _standalone_flags(node):
+        kubelet_reconfigured(node, **STANDALONE_CONFIG)
+        assert not any(a.startswith("--kubeconfig") for a in node.kubelet.command_line())
+        plain = static_pods.place(static_pods.manifest(), node=node)
+        poll_until(
+            lambda: _running_on_read_only_port(node, plain.mirror_name),
+            timeout=STANDALONE_TIMEOUT,
+            expected=f"{plain.mirror_name} Running and Ready on the standalone kubelet's /pods",
+        )
+        if kind_cluster_ready.kubelet_version(node.name).has(Behaviour.ENV_FILES):
+            envfiles = static_pods.place(static_pods.manifest("envfiles"), node=node)
+            setup = envfiles.wait_running("setup-envfile")
+            volume = f"/var/lib/kubelet/pods/{setup.pod_uid}/volumes/kubernetes.io~empty-dir/config"
+            node.file(posixpath.join(volume, "config.env")).write_bytes(ENV_FILE)
+            node.crictl.stop(setup.id)
+            app = envfiles.wait_running("use-envfile")
+            envs = {e["key"]: e["value"] for e in node.crictl.inspect(app.id)["info"]["config"]["envs"]}
+            assert (envs.get("CONFIG_1"), envs.get("CONFIG_2")) == ("value1", "value2")
+        assert plain.mirror() is None  # the API server knows nothing of them
+    record_observation("a kubelet without an API server runs static pods (and reads env files from 1.35)")
+
+
+@contextmanager
+def _standalone_flags(node) -> Iterator[None]:
+    """The kubelet unit without its kubeconfig flags for the body (applied at the next restart);
+    the drop-in is removed afterwards, before the kubelet is restarted with its own config."""
+    node.file(STANDALONE_DROP_IN).write_bytes(b'[Service]\nEnvironment="KUBELET_KUBECONFIG_ARGS="\n')
+    node.run("systemctl", "daemon-reload")
+    try:
+        yield
+    finally:
+        node.file(STANDALONE_DROP_IN).remove(missing_ok=True)
+        node.run("systemctl", "daemon-reload")
+
+
+def _running_on_read_only_port(node, name: str) -> bool:
+    for pod in node.kubelet.read_only_pods(STANDALONE_CONFIG["readOnlyPort"]):
+        conditions = {c["type"]: c["status"] for c in pod.get("status", {}).get("conditions", [])}
+        if pod["metadata"]["name"] == name:
+            return pod["status"].get("phase") == "Running" and conditions.get("Ready") == "True"
+    return False
