@@ -1,8 +1,9 @@
 """Options and inputs of the kubelet upgrade check (`make upgrade-check FROM=... TO=...`).
 
 The cluster is made from TO's node image (--sph-k8s-version is TO); FROM's kubelet comes from the
-offline build's cache (built when missing), TO's is the node's own or --kubelet-binary. Bad
-input stops the run with one line before any cluster is made (harness.upgrade.plan).
+offline build's cache (built when missing), as do the kubelets of the hops between FROM and TO;
+TO's is the node's own or --sph-kubelet-binary. Bad input, the user's manifests included, stops
+the run with one line each before any cluster is made (harness.upgrade.plan, .manifests).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.nodeimage.build import kubernetes_binaries
+from harness.nodeimage.choose import NODE_IMAGE_CHOICES
 from harness.plugin.options import (
     K8S_VERSION,
+    NODE_IMAGE,
     REUSE_CLUSTER,
     Option,
     add_old_names,
@@ -20,9 +23,12 @@ from harness.plugin.options import (
     option_value,
     warn_old_names,
 )
-from harness.upgrade.plan import EXPECTATIONS, UpgradePlan, make_plan
+from harness.upgrade.check import Hop
+from harness.upgrade.manifests import UserManifest, validate
+from harness.upgrade.plan import EXPECTATIONS, SCOPES, UpgradePlan, make_plan
 
 PLAN = pytest.StashKey[UpgradePlan]()
+USER_MANIFESTS = pytest.StashKey[tuple[list[UserManifest], list[str]]]()
 
 
 UPGRADE_FROM = Option(
@@ -46,7 +52,33 @@ EXPECT = Option(
     "upgrades); report: disruptions are reported findings (default for minor upgrades)",
     old="--expect",
 )
-UPGRADE_OPTIONS = (UPGRADE_FROM, UPGRADE_TO, KUBELET_BINARY, EXPECT)
+UPGRADE_MANIFESTS = Option(
+    "upgrade-manifests",
+    "a directory of your own static-pod manifests (*.yaml, *.yml, *.json), placed on the node under test",
+    metavar="DIR",
+)
+UPGRADE_BUILTIN = Option(
+    "upgrade-builtin",
+    "yes | no: the eight built-in pod shapes too (no needs --sph-upgrade-manifests)",
+    default="yes",
+    metavar="yes|no",
+)
+UPGRADE_SCOPE = Option(
+    "upgrade-scope",
+    f"{' | '.join(SCOPES)}; node: a worker's kubelet under a control plane at TO; cluster: the cluster "
+    "starts at FROM and is upgraded the kubeadm way, control-plane node first",
+    default="node",
+    metavar="node|cluster",
+)
+UPGRADE_OPTIONS = (
+    UPGRADE_FROM,
+    UPGRADE_TO,
+    KUBELET_BINARY,
+    EXPECT,
+    UPGRADE_MANIFESTS,
+    UPGRADE_BUILTIN,
+    UPGRADE_SCOPE,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +98,16 @@ def pytest_configure(config: pytest.Config) -> None:
             option_value(config, UPGRADE_TO) or option_value(config, K8S_VERSION),
             option_value(config, KUBELET_BINARY),
             option_value(config, EXPECT),
+            scope=option_value(config, UPGRADE_SCOPE),
+            manifests=option_value(config, UPGRADE_MANIFESTS),
+            builtin=option_value(config, UPGRADE_BUILTIN),
         )
+        plan = config.stash[PLAN]
+        if plan.manifests is not None:
+            # Before any cluster: each image local (to be loaded) or in the node image.
+            node_image = str(option_value(config, NODE_IMAGE))
+            chosen = None if node_image in NODE_IMAGE_CHOICES else node_image
+            config.stash[USER_MANIFESTS] = validate(plan.manifests, chosen)
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
 
@@ -83,6 +124,17 @@ def from_kubelet(upgrade_plan: UpgradePlan) -> bytes:
 
 
 @pytest.fixture(scope="session")
-def to_kubelet(upgrade_plan: UpgradePlan) -> bytes | None:
-    """The user's kubelet build, or None: the node's own kubelet (TO's) is put back."""
-    return upgrade_plan.kubelet_binary.path.read_bytes() if upgrade_plan.kubelet_binary else None
+def upgrade_hops(upgrade_plan: UpgradePlan) -> list[Hop]:
+    """The newest patch of each minor between FROM and TO (each kubelet from the offline build's cache,
+    built there first when missing), then TO: the user's kubelet build, or None: the node's own."""
+    between = [
+        Hop(f"v{v}", (kubernetes_binaries(v) / "kubelet").read_bytes()) for v in upgrade_plan.hops[:-1]
+    ]
+    built = upgrade_plan.kubelet_binary
+    return [*between, Hop(upgrade_plan.to_reported, built.path.read_bytes() if built else None)]
+
+
+@pytest.fixture(scope="session")
+def user_manifests(pytestconfig: pytest.Config) -> tuple[list[UserManifest], list[str]]:
+    """The user's manifests (--sph-upgrade-manifests) and the local images to load for them."""
+    return pytestconfig.stash.get(USER_MANIFESTS, ([], []))

@@ -13,31 +13,41 @@ there is a finding; on a patch upgrade it is a regression). kubeadm "Upgrading L
 import pytest
 
 from harness.upgrade.check import UpgradeCheck
-from harness.upgrade.diff import diff_upgrade
+from harness.upgrade.diff import check_result
 from harness.upgrade.report import write_reports
 
 pytestmark = pytest.mark.kind_config("upgrade")
 
 
 def test_static_pods_through_an_in_place_kubelet_upgrade(
-    request, upgrade_plan, from_kubelet, to_kubelet, static_pods, kind_cluster_ready, static_pod_settings
+    request,
+    upgrade_plan,
+    from_kubelet,
+    upgrade_hops,
+    user_manifests,
+    static_pods,
+    kind_cluster_ready,
+    static_pod_settings,
 ):
     """#129385, #116080, KEP-4781; kubeadm "Upgrading Linux nodes" (upgrade node, then the kubelet)."""
-    node, versions = (
+    manifests, images = user_manifests
+    for image in images:  # the user's, from the local Docker, as the harness loads its test image
+        kind_cluster_ready.kind.load_docker_image(image)
+    check = UpgradeCheck(
+        kind_cluster_ready,
+        static_pods,
         kind_cluster_ready.workers[0],
-        (f"v{upgrade_plan.from_version}", upgrade_plan.to_reported),
+        f"v{upgrade_plan.from_version}",
+        tuple(m.manifest for m in manifests),
+        upgrade_plan.builtin,
     )
-    check = UpgradeCheck(kind_cluster_ready, static_pods, node, *versions)
 
-    record = check.run(from_kubelet, to_kubelet)
+    records = check.run(from_kubelet, upgrade_hops)
 
-    result = diff_upgrade(record)
-    paths = write_reports(record, static_pod_settings.artifacts_dir)
-    request.node.user_properties.append(("upgrade_verdict", result.verdict.line))
-    print(f"\n{result.verdict.line}; report: {paths['html']}")
-    failed = [f"{b.behaviour}: {b.detail}" for b in record.behaviours if not b.passed]
-    assert not failed, f"post-upgrade behaviours failed on the new kubelet: {failed}"
-    if upgrade_plan.expect == "no-disruption":
-        assert not result.verdict.disrupted, (
-            f"{result.verdict.line} (EXPECT=no-disruption); see {paths['md']}"
-        )
+    result = check_result(records, upgrade_plan.expect)
+    paths = write_reports(records, static_pod_settings.artifacts_dir, upgrade_plan.expect)
+    request.node.user_properties.append(("upgrade_verdict", result.line))
+    print(f"\n{result.line}; report: {paths['html']}")
+    assert not result.failures, (
+        f"EXPECT={upgrade_plan.expect}: " + " | ".join(result.failures) + f"; see {paths['md']}"
+    )
