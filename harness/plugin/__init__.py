@@ -22,7 +22,7 @@ import pytest
 from harness.cluster import kindconfig
 from harness.errors import HarnessError
 from harness.paths import CACHE_ENV, cache_dir
-from harness.plugin import diagnostics, kind_cluster, parallel, settling
+from harness.plugin import diagnostics, kind_cluster, parallel, settling, summary
 from harness.plugin.fixtures import (
     FAILED,
     PODS,
@@ -41,7 +41,10 @@ from harness.plugin.fixtures import (
 )
 from harness.plugin.options import (
     K8S_VERSION,
+    KEEP_CLUSTER,
+    KIND_CONFIG,
     OPTIONS,
+    REUSE_CLUSTER,
     Settings,
     add_old_names,
     add_options,
@@ -240,3 +243,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             bundle = diagnostics.collect(run_settings(item.config).artifacts_dir, item.nodeid, pods)
             report.sections.append(("diagnostics", bundle.summary()))
     return report
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """Under the collected tests' count: what the run will make (harness.plugin.summary)."""
+    if KIND_CONFIGS not in config.stash:  # no test uses the plugin's clusters
+        return []
+    return summary.planned(run_settings(config), config.stash[KIND_CONFIGS])
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The run's summary, once (by the xdist controller), when its tests used clusters or made claims."""
+    if hasattr(config, "workerinput"):
+        return
+    results = config.stash[RESULTS]
+    seen = [dict(properties) for _, _, properties in results.outcomes.values()]
+    if not any("claim" in properties or "cluster" in properties for properties in seen):
+        return
+    failed = {
+        nodeid: dict(properties)
+        for nodeid, (outcome, _, properties) in results.outcomes.items()
+        if outcome in ("failed", "error")
+    }
+    lines = summary.ended(
+        results.artifacts_dir,
+        getattr(config.option, "xmlpath", None),
+        failed,
+        own_config=Path(str(option_value(config, KIND_CONFIG))).stem,
+        kept=bool(option_value(config, KEEP_CLUSTER) or option_value(config, REUSE_CLUSTER)),
+    )
+    summary.write(terminalreporter, lines)

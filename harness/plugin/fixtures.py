@@ -160,6 +160,8 @@ def kind_cluster_ready(
         ("kubernetes", server),
         ("kubelets", " ".join(kubelets)),
         ("node_image", ready.image or ""),
+        ("cluster", ready.name),  # for the run's summary: where to run a failed test again
+        ("kind_config", kind_config_of(request.node, static_pod_settings).stem),
     ]
     return ready
 
