@@ -19,14 +19,14 @@ JOBS ?= 4
 .DEFAULT_GOAL := help
 
 # The suite's options, whoever runs it (make e2e, make soak, make speed).
-SUITE_OPTS = --k8s-version=$(K8S_VERSION) --kind-config=$(KIND_CONFIG) --kind-bin=$(KIND) \
+SUITE_OPTS = --sph-k8s-version=$(K8S_VERSION) --sph-kind-config=$(KIND_CONFIG) --sph-kind-bin=$(KIND) \
 	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) $(PYTEST_ARGS)
-E2E_OPTS = $(SUITE_OPTS) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
-	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster)
+E2E_OPTS = $(SUITE_OPTS) --sph-artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
+	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--sph-keep-cluster)
 # The node image is chosen (and built, when offline) before pytest starts, so that a bad
 # K8S_VERSION or NODE_IMAGE stops the run with one clear line and build progress shows.
 CHOOSE_IMAGE = image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(K8S_VERSION) --node-image=$(NODE_IMAGE))
-RUN_E2E = $(CHOOSE_IMAGE) && $(PY) -m pytest tests/e2e $(E2E_OPTS) --node-image=$$image
+RUN_E2E = $(CHOOSE_IMAGE) && $(PY) -m pytest tests/e2e $(E2E_OPTS) --sph-node-image=$$image
 
 .PHONY: e2e test unit unit-floors citations lint venv host-setup host-teardown node-image measure bench clean \
 	upgrade-check conformance conformance-version report findings soak speed help lock
@@ -118,8 +118,8 @@ FROM ?=
 TO ?= $(K8S_VERSION)
 KUBELET_BINARY ?=
 EXPECT ?=
-UPGRADE_OPTS = --upgrade-from=$(FROM) --upgrade-to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) \
-	$(if $(EXPECT),--expect=$(EXPECT))
+UPGRADE_OPTS = --sph-upgrade-from=$(FROM) --sph-upgrade-to=$(TO) \
+	$(if $(KUBELET_BINARY),--sph-kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--sph-expect=$(EXPECT))
 
 # The plan is checked first (one line for bad input), then TO's node image and FROM's kubelet
 # are built (or found in the cache) with their progress shown, then the check runs. A version
@@ -128,9 +128,9 @@ upgrade-check: venv host-setup ## FROM=<v> [TO=<v>]: a worker's kubelet upgraded
 	@$(PY) -m harness.upgrade.plan --from=$(FROM) --to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--expect=$(EXPECT)) \
 	&& image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(TO) --node-image=$(NODE_IMAGE)) \
 	&& $(PY) -m harness.nodeimage kubernetes --k8s-version=$(FROM) >/dev/null \
-	&& $(PY) -m pytest tests/upgrade --k8s-version=$(TO) --node-image=$$image $(UPGRADE_OPTS) \
-		--kind-bin=$(KIND) --artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
-		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--keep-cluster) $(PYTEST_ARGS)
+	&& $(PY) -m pytest tests/upgrade --sph-k8s-version=$(TO) --sph-node-image=$$image $(UPGRADE_OPTS) \
+		--sph-kind-bin=$(KIND) --sph-artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
+		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--sph-keep-cluster) $(PYTEST_ARGS)
 
 # Conformance: the catalogue on each version, one after another, results under
 # $(ARTIFACTS)/<version>/, then the behaviour x version report $(ARTIFACTS)/conformance.{md,json,html}.
@@ -172,7 +172,7 @@ measure: venv host-setup ## this machine's figures: cluster creation, first stat
 N ?= 10
 soak: venv host-setup ## the suite N times (N=10): each test stable, flaky or failing
 	@$(CHOOSE_IMAGE) && $(PY) -m harness.tools.soak -n $(N) --artifacts=$(ARTIFACTS)/soak -- \
-		tests/e2e $(SUITE_OPTS) --node-image=$$image
+		tests/e2e $(SUITE_OPTS) --sph-node-image=$$image
 
 # The speed targets, measured one right after the other on this machine and printed (also in
 # $(ARTIFACTS)/speed/speed.{md,json}): cluster creation against a plain `kind create cluster`, the
