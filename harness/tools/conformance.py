@@ -54,7 +54,7 @@ def run_version(
         return time.monotonic() - start, DID_NOT_RUN
     command = pytest_command(
         result_dir, str(PROJECT_ROOT / "tests" / "e2e"),
-        f"--k8s-version={version}", f"--node-image={image}", f"--kind-bin={kind_bin}", *extra,
+        f"--sph-k8s-version={version}", f"--sph-node-image={image}", f"--sph-kind-bin={kind_bin}", *extra,
     )  # fmt: skip
     print(f"[conformance] {version}: {' '.join(command[3:])}", flush=True)
     code = run_suite(command)

@@ -172,8 +172,8 @@ def _suite(args: argparse.Namespace, directory: Path, *extra: str) -> tuple[floa
     directory.mkdir(parents=True, exist_ok=True)
     command = pytest_command(
         directory, str(PROJECT_ROOT / "tests" / "e2e"),
-        f"--k8s-version={args.k8s_version}", f"--node-image={args.node_image}",
-        f"--kind-config={args.kind_config}", f"--kind-bin={args.kind_bin}", *extra,
+        f"--sph-k8s-version={args.k8s_version}", f"--sph-node-image={args.node_image}",
+        f"--sph-kind-config={args.kind_config}", f"--sph-kind-bin={args.kind_bin}", *extra,
     )  # fmt: skip
     print(f"[speed] {' '.join(command[3:])}", flush=True)
     start = time.monotonic()
@@ -230,7 +230,7 @@ def warm(args: argparse.Namespace, out: Path) -> list[Figure]:
     on_interrupt(provisioner.abort)
     try:
         cluster = provisioner.ready_cluster(kindconfig.resolve(args.kind_config))
-        wall, code = _suite(args, out / "warm", f"--reuse-cluster={cluster.name}", "-m", WARM_SUBSET)
+        wall, code = _suite(args, out / "warm", f"--sph-reuse-cluster={cluster.name}", "-m", WARM_SUBSET)
     finally:
         provisioner.close()
     deliberate = _recorded_deliberate(out / "warm" / "junit.xml")

@@ -18,8 +18,8 @@ def pytest_command(result_dir: Path, *args: str) -> list[str]:
     `result_dir`, with `args` last (a user's extra arguments come after the tool's)."""
     return [
         sys.executable, "-m", "pytest",
-        f"--artifacts-dir={result_dir}", f"--junitxml={result_dir / 'junit.xml'}", "-p", "no:cacheprovider",
-        *args,
+        f"--sph-artifacts-dir={result_dir}", f"--junitxml={result_dir / 'junit.xml'}",
+        "-p", "no:cacheprovider", *args,
     ]  # fmt: skip
 
 

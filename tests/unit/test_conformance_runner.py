@@ -36,7 +36,7 @@ class Suite:
     def __call__(self, command: list[str]) -> int:
         self.commands.append(command)
         options = dict(arg[2:].split("=", 1) for arg in command if arg.startswith("--") and "=" in arg)
-        version, result_dir = options["k8s-version"], Path(options["artifacts-dir"])
+        version, result_dir = options["sph-k8s-version"], Path(options["sph-artifacts-dir"])
         status = self.statuses.get(version, "ran")
         if status is not None:
             run = {"requested": version, "kubernetes": [f"v{version}"], "status": status, "partial": False}
@@ -45,7 +45,9 @@ class Suite:
         return self.codes.get(version, 0)
 
     def ran(self) -> list[str]:
-        return [next(a.split("=", 1)[1] for a in c if a.startswith("--k8s-version=")) for c in self.commands]
+        return [
+            next(a.split("=", 1)[1] for a in c if a.startswith("--sph-k8s-version=")) for c in self.commands
+        ]
 
 
 @pytest.fixture

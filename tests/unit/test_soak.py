@@ -22,7 +22,7 @@ class Suite:
 
     def __call__(self, command: list[str]) -> int:
         self.commands.append(command)
-        directory = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--artifacts-dir=")))
+        directory = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--sph-artifacts-dir=")))
         outcomes = self.script[len(self.commands) - 1]
         cases = "".join(CASE.format(name=n, child=child) for n, child in outcomes.items())
         (directory / "junit.xml").write_text(f"<testsuites><testsuite>{cases}</testsuite></testsuites>")
@@ -66,7 +66,7 @@ def test_every_round_gets_a_directory_of_its_own_and_the_same_pytest_arguments(
         soak.soak(2, tmp_path, ["tests/e2e", "-n", "4"])
     for number, command in enumerate(suite.commands, start=1):
         assert command[-3:] == ["tests/e2e", "-n", "4"]
-        assert f"--artifacts-dir={tmp_path / f'round-{number}'}" in command
+        assert f"--sph-artifacts-dir={tmp_path / f'round-{number}'}" in command
 
 
 SKIP = '<skipped message="no terminal">why</skipped>'

@@ -29,7 +29,7 @@ class Suite:
         self.runs, self.clock, self.codes = runs, clock, codes or {}
 
     def __call__(self, command: list[str]) -> int:
-        directory = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--artifacts-dir=")))
+        directory = Path(next(a.split("=", 1)[1] for a in command if a.startswith("--sph-artifacts-dir=")))
         seconds, verdicts = self.runs[directory.name]
         self.clock[0] += seconds
         rows = [{"claim": claim, "verdict": verdict} for claim, verdict in verdicts.items()]
