@@ -4,7 +4,7 @@ Used by the pytest plugin, `make measure` and the tools built on them. It owns:
 - the node image, chosen once per run (a concrete image reference is trusted as it is);
 - cluster names, one per kind config (`<name>-<config>`), so kept clusters never collide;
 - the effective kind config (host and offline-image patches, harness.cluster.kindconfig);
-- the test image (the user's --test-image, or the suite's, built once), loaded into every cluster;
+- the test image (the user's --sph-test-image, or the suite's, built once), loaded into every cluster;
 - the admin kubeconfigs, in a private directory of the run (mode 0700, files 0600), never in the
   artifacts directory CI uploads, and removed when the run ends (`close()`);
 - the end of each cluster: kind's logs exported (secrets redacted) into artifacts/kind-logs/<cluster>/
@@ -173,13 +173,13 @@ class Provisioner:
             cluster.kind.load_docker_image(self._test_image)
 
     def _find_test_image(self) -> str:
-        """--test-image as it is in the local Docker (kind loads it from there), else the suite's."""
+        """--sph-test-image as it is in the local Docker (kind loads it from there), else the suite's."""
         own = self.request.test_image
         if own is None:
             return build_test_image(self.client)
         if not image_exists(self.client, own):
             raise HarnessError(
-                f"--test-image {own} is not in the local Docker: build or pull it first "
+                f"--sph-test-image {own} is not in the local Docker: build or pull it first "
                 "(kind loads images into the nodes from there)"
             )
         return own

@@ -508,7 +508,7 @@ def test_a_test_image_that_is_not_in_docker_is_one_line_and_costs_no_cluster(
     with pytest.raises(HarnessError) as raised:
         make(tmp_path, test_image="me/agent:dev").ready_cluster(SINGLE)
     assert str(raised.value) == (
-        "single-node: --test-image me/agent:dev is not in the local Docker: build or pull it first "
+        "single-node: --sph-test-image me/agent:dev is not in the local Docker: build or pull it first "
         "(kind loads images into the nodes from there)"
     )
     assert not [e for e in world.events if e[0] == "create"]
