@@ -17,6 +17,9 @@ import pytest
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.mirror_checks import assert_valid_mirror
 from harness.staticpods.outcome import wait_outcome
+from harness.staticpods.pods import MIRROR_TIMEOUT
+from harness.staticpods.pods_api import SOCKET as PODS_API_SOCKET
+from harness.staticpods.pods_api import pods_api
 from harness.versions import Behaviour
 from harness.waiting import deliberate, hold_for, poll_until
 
@@ -163,3 +166,30 @@ def _running_on_read_only_port(node, name: str) -> bool:
         if pod["metadata"]["name"] == name:
             return pod["status"].get("phase") == "Running" and conditions.get("Ready") == "True"
     return False
+
+
+def test_the_kubelet_pods_api_lists_and_watches_a_static_pod(
+    static_pods, kind_cluster_ready, record_observation
+):
+    """pods_api_test.go "Kubelet Pods API when the PodsAPI feature gate is enabled should be able to list and
+    watch static pods" (PodsAPI beta and on by default from 1.37: harness/versions.py). The pod it gives is
+    the static pod itself: its UID is the mirror's config.hash."""
+    node = static_pods.default_node()
+    if not kind_cluster_ready.kubelet_version(node.name).has(Behaviour.PODS_API):
+        assert not node.file(PODS_API_SOCKET).exists
+        record_observation("no Pods API socket (PodsAPI is off)")
+        return
+    addresses = kind_cluster_ready.core.read_node(node.name).status.addresses
+    address = next(a.address for a in addresses if a.type == "InternalIP")
+
+    with pods_api(node, address) as api, api.watching() as watch:
+        pod = static_pods.place(static_pods.manifest(), node=node)
+        added = watch.wait_for("ADDED", pod.namespace, pod.mirror_name, timeout=MIRROR_TIMEOUT)
+        mirror = pod.wait_for_running_mirror()
+        listed = api.list_pods()
+        pod.remove_file()
+        watch.wait_for("DELETED", pod.namespace, pod.mirror_name, timeout=MIRROR_TIMEOUT)
+
+    assert added.pod.uid == mirror.metadata.annotations[HASH] != mirror.metadata.uid
+    assert added.pod in listed
+    record_observation("the Pods API lists and watches the static pod (ADDED, DELETED), with its own UID")
