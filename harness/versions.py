@@ -42,6 +42,10 @@ class Behaviour(enum.Enum):
     USER_NAMESPACES_LOCKED_ON = (
         "user namespaces GA: the feature gate UserNamespacesSupport is locked on (KEP-127)"
     )
+    RESTART_ALL_CONTAINERS = (
+        "a container's restart rule may restart all of its pod's containers "
+        "(RestartAllContainersOnContainerExits, beta, on by default)"
+    )
     STATIC_POD_PRIORITY_WARNINGS = (
         "the kubelet warns of priority/priorityClassName in a static pod (k/k PR #136705, #133535)"
     )
@@ -90,7 +94,16 @@ MINORS: tuple[Minor, ...] = (
         "local",
         (Behaviour.KEEPS_STATUS_ACROSS_RESTART, Behaviour.ENV_FILES, Behaviour.FAILS_ON_CGROUP_V1),
     ),
-    Minor(36, "1.36.4", "local", (Behaviour.REBUILDS_INIT_STATUS, Behaviour.USER_NAMESPACES_LOCKED_ON)),
+    Minor(
+        36,
+        "1.36.4",
+        "local",
+        (
+            Behaviour.REBUILDS_INIT_STATUS,
+            Behaviour.USER_NAMESPACES_LOCKED_ON,
+            Behaviour.RESTART_ALL_CONTAINERS,
+        ),
+    ),
     Minor(37, "1.37.2", "local", (Behaviour.PODS_API, Behaviour.STATIC_POD_PRIORITY_WARNINGS)),
     Minor(38, "1.38.0-beta.0", "release"),
 )

@@ -193,3 +193,31 @@ def test_the_kubelet_pods_api_lists_and_watches_a_static_pod(
     assert added.pod.uid == mirror.metadata.annotations[HASH] != mirror.metadata.uid
     assert added.pod in listed
     record_observation("the Pods API lists and watches the static pod (ADDED, DELETED), with its own UID")
+
+
+def test_a_restart_all_containers_rule_restarts_every_container_of_a_static_pod(
+    static_pods, kind_cluster_ready, record_observation
+):
+    """standalone_test.go "Pod Extended (RestartAllContainers) should restart all containers on regular
+    container exit" (ContainerRestartRules and RestartAllContainersOnContainerExits, both on by default from
+    1.36: harness/versions.py), with a joined kubelet: its mirror shows every restart count."""
+    since = datetime.now(UTC)
+    pod = static_pods.place(static_pods.manifest("restart-all"))
+    if not kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.RESTART_ALL_CONTAINERS):
+        record_observation(f"RestartAllContainers off: {wait_outcome(pod, since)}")
+        return
+
+    with deliberate():  # the source container exits 42 five seconds after it starts
+        mirror = pod.wait_for_mirror(
+            _every_container_restarted, "with every container restarted at least once"
+        )
+
+    statuses = mirror.status.init_container_statuses + mirror.status.container_statuses
+    record_observation(
+        "every container restarted: " + ", ".join(f"{s.name} {s.restart_count}" for s in statuses)
+    )
+
+
+def _every_container_restarted(mirror) -> bool:
+    statuses = (mirror.status.init_container_statuses or []) + (mirror.status.container_statuses or [])
+    return len(statuses) == 4 and all(s.restart_count >= 1 for s in statuses)
