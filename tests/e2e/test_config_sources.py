@@ -46,7 +46,7 @@ UNUSABLE = {
 }
 
 
-def test_a_symlinked_manifest_runs_follows_its_target_and_a_new_target(static_pods, node_dirs):
+def test_a_symlinked_manifest_runs_follows_its_target_and_a_new_target(node_dirs, static_pods):
     """file.go extractFromDir (os.Stat follows a link to a regular file; a change of the target, outside the
     watched directory, is seen at the next re-list); file_linux.go (`ln -sfn` is a remove and a create of
     the link itself)."""
@@ -90,7 +90,7 @@ def test_a_symlinked_static_pod_path_is_followed(kubelet_reconfigured, node_dirs
     assert node.kubelet.static_pod_path() == link
 
 
-def test_renames_within_out_of_and_into_the_manifest_directory(static_pods, node_dirs):
+def test_renames_within_out_of_and_into_the_manifest_directory(node_dirs, static_pods):
     """file_linux.go (a rename is a removal of the old name and a creation of the new); common.go
     applyDefaults (the UID hashes the file's path: a rename within the directory makes another pod)."""
     pod = static_pods.place(static_pods.manifest())
@@ -127,9 +127,8 @@ def test_a_manifest_url_serving_a_pod_list_runs_each_pod_and_stops_the_one_left_
         kubelet_reconfigured(node, staticPodURL=url, httpCheckFrequency=f"{HTTP_CHECK_FREQUENCY}s")
         pods = [StaticPod(node, url, m, kind_cluster_ready.core) for m in manifests]
 
-        mirrors = [p.wait_up()[0] for p in pods]
-        assert {m.metadata.annotations[CONFIG_SOURCE_ANNOTATION] for m in mirrors} == {"http"}
-        _, kept = pods[0].wait_up()
+        (first, kept), (second, _) = [p.wait_up() for p in pods]
+        assert {m.metadata.annotations[CONFIG_SOURCE_ANNOTATION] for m in (first, second)} == {"http"}
         served.serve(_pod_list(manifests[:1]))
         pods[1].wait_containers_gone()
         pods[1].wait_for_mirror_gone()
