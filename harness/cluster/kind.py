@@ -1,8 +1,9 @@
 """The kind binary, for what pytest-kind's KindCluster does not offer.
 
 pytest-kind is the cluster provider (create, delete, load docker-image go through its
-KindCluster); listing clusters and exporting logs and kubeconfigs are kind commands it
-has no method for, so they are run here, each bounded and failing with kind's own words.
+KindCluster, each under a watchdog: pytest-kind gives kind no deadline); listing clusters and
+exporting logs and kubeconfigs are kind commands it has no method for, so they are run here,
+each bounded and failing with kind's own words.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from pathlib import Path
 
 from pytest_kind import KindCluster
 
+from harness.cluster.watchdog import watchdog
 from harness.errors import HarnessError
 from harness.waiting import scaled
 
 # Seconds for a kind command that only reads or copies (not create/delete), scaled.
 COMMAND_TIMEOUT = 120
+# Seconds (scaled) for the steps pytest-kind runs: well beyond their time on a slow machine, so
+# that only a kind, or a docker under it, that hangs reaches them.
+CREATE_TIMEOUT = 600
+DELETE_TIMEOUT = 300
+LOAD_TIMEOUT = 300
 # pytest-kind's KindCluster makes this directory (in the working directory) when constructed.
 _PYTEST_KIND_DIR = ".pytest-kind"
 
@@ -54,7 +61,7 @@ class Kind:
         parent = kubeconfig.parent / _PYTEST_KIND_DIR
         made = [d for d in (parent, parent / name) if not d.exists()]
         with contextlib.chdir(kubeconfig.parent):
-            cluster = KindCluster(name, kubeconfig, image=image, kind_path=self.binary)
+            cluster = WatchedKindCluster(name, kubeconfig, image=image, kind_path=self.binary)
         for directory in reversed(made):
             directory.rmdir()
         cluster.path = kubeconfig.parent
@@ -74,3 +81,20 @@ class Kind:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise HarnessError(f"`kind {' '.join(args)}` failed: {last}")
         return proc.stdout
+
+
+class WatchedKindCluster(KindCluster):
+    """pytest-kind's KindCluster, each of whose kind steps runs under a watchdog (watchdog.py)."""
+
+    def create(self, config_file: str | Path | None = None) -> None:
+        with watchdog(self.kind_path, f"kind create cluster --name {self.name}", CREATE_TIMEOUT):
+            super().create(config_file)
+
+    def delete(self) -> None:
+        with watchdog(self.kind_path, f"kind delete cluster --name {self.name}", DELETE_TIMEOUT):
+            super().delete()
+
+    def load_docker_image(self, docker_image: str) -> None:
+        step = f"kind load docker-image --name {self.name} {docker_image}"
+        with watchdog(self.kind_path, step, LOAD_TIMEOUT):
+            super().load_docker_image(docker_image)
