@@ -42,7 +42,7 @@ e2e: venv host-setup ## the e2e suite: host set-up if needed, node image, cluste
 test: venv host-setup lint unit citations ## lint, unit tests, citations, then the e2e suite (what CI runs)
 	@$(RUN_E2E)
 
-unit: venv ## the unit tests (no Docker, no clusters)
+unit: venv ## the unit tests (no clusters), at requirements/lock.txt's versions
 	$(PY) -m pytest tests/unit -q -p no:cacheprovider --junitxml=$(ARTIFACTS)/junit-unit.xml
 
 # The unit tests with every dependency at the floor pyproject.toml declares (>= read as ==), in a venv
