@@ -77,20 +77,24 @@ class UpgradeCheck:
         own = swap.stash_kubelet(self.node)
         self._install(from_kubelet, self.from_version)
         run = unique_name("upgrade")
-        placed = self._place(run)
+        placed = self.place(run)
         for pod in placed:
             pod.wait_up()
         records: list[UpgradeRecord] = []
         version = self.from_version
         for hop in hops:
-            record = self._hop(placed, run, version, hop, own)
+            record = self.hop(placed, run, version, hop, self.kubeadm_upgrade_node, own)
             records.append(record)
             if record.node_ready_seconds is None:
                 break
             version = hop.version
         return tuple(records)
 
-    def _place(self, run: str) -> list[StaticPod]:
+    def kubeadm_upgrade_node(self) -> str:
+        swap.kubeadm_upgrade_node(self.node, cgroup_v1=HostFacts.read().cgroup_v1)
+        return "kubeadm upgrade node"
+
+    def place(self, run: str) -> list[StaticPod]:
         """The built-in shapes (unless left out) and the user's pods, each labelled with the run."""
         label = {RUN_LABEL: run}
         shapes = POD_SHAPES if self.builtin else ()
@@ -105,7 +109,17 @@ class UpgradeCheck:
         ]
         return builtin + users
 
-    def _hop(self, placed: list[StaticPod], run: str, version: str, hop: Hop, own: str) -> UpgradeRecord:
+    def hop(
+        self,
+        placed: list[StaticPod],
+        run: str,
+        version: str,
+        hop: Hop,
+        kubeadm: Callable[[], str],
+        own: str | None = None,
+    ) -> UpgradeRecord:
+        """One swap from `version` to `hop`, watched: `kubeadm` (its step's name returned), the new
+        kubelet (or the `own` one put back), the restart, the settling, the post-upgrade behaviours."""
         before = tuple(snapshot(pod) for pod in placed)
         selector = f"{RUN_LABEL}={run}"
         namespaces = sorted({pod.namespace for pod in placed})
@@ -116,9 +130,11 @@ class UpgradeCheck:
         with ExitStack() as watching:
             for watch in watches:
                 watching.enter_context(watch.running())
-            steps.append(Step(datetime.now(UTC), "kubeadm upgrade node"))
-            swap.kubeadm_upgrade_node(self.node, cgroup_v1=HostFacts.read().cgroup_v1)
+            started = datetime.now(UTC)
+            steps.append(Step(started, kubeadm()))
             if hop.kubelet is None:
+                if own is None:
+                    raise ValueError("a hop to the node's own kubelet needs it stashed first")
                 swap.install_stashed(self.node, own)
             else:
                 swap.put_kubelet(self.node, hop.kubelet)

@@ -29,11 +29,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 from typing import Literal
 
 from harness.upgrade.records import (
     ContainerKind,
     ContainerRecord,
+    ControlPlanePodRecord,
     PodRecord,
     ReadyTransition,
     SwapObservation,
@@ -166,6 +168,59 @@ class PodFinding:
 
 
 @dataclass(frozen=True)
+class ControlPlaneFinding:
+    """One of kubeadm's control-plane pods across a hop: a pod whose manifest kubeadm rewrote should be
+    replaced once, one whose manifest it left alone not at all; either way Ready at TO's image at the end."""
+
+    record: ControlPlanePodRecord
+
+    @property
+    def key(self) -> str:
+        return f"kube-system/{self.record.component}"
+
+    @property
+    def replacements(self) -> int:
+        """How many times the mirror's uid changed (each replacement of the static pod gives a new one)."""
+        uids = [m.uid for m in (self.record.before, *self.record.seen) if m is not None]
+        return sum(1 for old, new in pairwise(uids) if old != new)
+
+    @property
+    def manifest_changed(self) -> bool:
+        return self.record.manifest_changed is not None
+
+    @property
+    def ready_seconds(self) -> float | None:
+        """From the manifest's change to the first list that saw the final mirror Ready."""
+        after, changed = self.record.after, self.record.manifest_changed
+        if after is None or changed is None:
+            return None
+        ready = next((m.time for m in self.record.seen if m.uid == after.uid and m.ready), None)
+        return (ready - changed).total_seconds() if ready else None
+
+    @property
+    def at_wanted_image(self) -> bool:
+        return self.record.after is not None and self.record.after.image == self.record.wanted_image
+
+    @property
+    def disruptions(self) -> tuple[str, ...]:
+        after = self.record.after
+        if after is None:
+            return ("gone: no mirror at the end",)
+        expected = 1 if self.manifest_changed else 0
+        manifest = "its manifest changed once" if self.manifest_changed else "its manifest did not change"
+        found = [
+            (self.replacements != expected, f"replaced {self.replacements} times, {manifest}"),
+            (not self.at_wanted_image, f"runs {after.image}, not TO's {self.record.wanted_image}"),
+            (not after.ready, "not Ready at the end"),
+        ]
+        return tuple(text for hit, text in found if hit)
+
+    @property
+    def disrupted(self) -> bool:
+        return bool(self.disruptions)
+
+
+@dataclass(frozen=True)
 class Verdict:
     disrupted: int
     total: int
@@ -197,6 +252,7 @@ class UpgradeDiff:
     record: UpgradeRecord
     pods: tuple[PodFinding, ...]
     verdict: Verdict
+    control_plane: tuple[ControlPlaneFinding, ...] = ()
 
 
 def diff_upgrade(record: UpgradeRecord) -> UpgradeDiff:
@@ -207,14 +263,15 @@ def diff_upgrade(record: UpgradeRecord) -> UpgradeDiff:
         diff_pod(pod, after.get(pod.key), observed.get(pod.key), record.watch_ended, keeps_status=keeps)
         for pod in record.before
     )
+    control_plane = tuple(map(ControlPlaneFinding, record.control_plane))
     verdict = Verdict(
-        disrupted=sum(p.disrupted for p in pods),
-        total=len(pods),
+        disrupted=sum(p.disrupted for p in pods) + sum(c.disrupted for c in control_plane),
+        total=len(pods) + len(control_plane),
         upgrade=upgrade_kind(record.from_version, record.to_version),
         behaviours_failed=sum(not b.passed for b in record.behaviours),
         behaviours=len(record.behaviours),
     )
-    return UpgradeDiff(record, pods, verdict)
+    return UpgradeDiff(record, pods, verdict, control_plane)
 
 
 def diff_pod(
@@ -334,7 +391,7 @@ class CheckResult:
             found += [
                 f"{h.record.from_version} → {h.record.to_version}: {pod.key}: {'; '.join(pod.disruptions)}"
                 for h in self.hops
-                for pod in h.pods
+                for pod in (*h.pods, *h.control_plane)
                 if pod.disrupted
             ]
         return tuple(found)

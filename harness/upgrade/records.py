@@ -84,6 +84,39 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Outage:
+    """An interval in which the API server failed the prober: `what` is "readyz" (GET /readyz not 200)
+    or "request" (a list of the control-plane pods failed). `end` is the first success after it."""
+
+    what: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class MirrorSeen:
+    """A control-plane mirror pod as one of the prober's lists saw it."""
+
+    time: datetime
+    uid: str
+    config_hash: str
+    ready: bool
+    image: str
+
+
+@dataclass(frozen=True)
+class ControlPlanePodRecord:
+    """One of kubeadm's control-plane static pods across a hop on the control-plane node."""
+
+    component: str  # etcd, kube-apiserver, kube-controller-manager, kube-scheduler
+    before: MirrorSeen | None
+    after: MirrorSeen | None
+    seen: tuple[MirrorSeen, ...]  # every list of the prober in which the mirror's uid or Ready changed
+    manifest_changed: datetime | None  # the manifest's mtime, when kubeadm rewrote it during the hop
+    wanted_image: str  # the image TO's kubeadm deploys for it
+
+
+@dataclass(frozen=True)
 class UpgradeRecord:
     """One hop: the node's kubelet from `from_version` to `to_version`. Records made before a field
     was added read back with its default."""
@@ -100,6 +133,10 @@ class UpgradeRecord:
     behaviours: tuple[BehaviourResult, ...] = field(default=())
     steps: tuple[Step, ...] = field(default=())
     user_pods: tuple[str, ...] = field(default=())  # keys of the pods from the user's manifests
+    # SCOPE=cluster, the control-plane node's hop: kubeadm's static pods, and the API server's outages
+    # (the prober runs from before the first hop to after the last; each hop keeps those in its time).
+    control_plane: tuple[ControlPlanePodRecord, ...] = field(default=())
+    api_outages: tuple[Outage, ...] = field(default=())
 
     def to_json(self) -> str:
         return json.dumps(_encode(self), indent=2, sort_keys=True)

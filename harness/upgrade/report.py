@@ -12,10 +12,19 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.upgrade.diff import CheckResult, ContainerFinding, PodFinding, UpgradeDiff, check_result
+from harness.upgrade.apiprobe import failed_seconds
+from harness.upgrade.diff import (
+    CheckResult,
+    ContainerFinding,
+    ControlPlaneFinding,
+    PodFinding,
+    UpgradeDiff,
+    check_result,
+)
 from harness.upgrade.records import UpgradeRecord
 from harness.upgrade.timeline import LEGEND, build_timeline, render_svg, render_text
 
@@ -118,11 +127,64 @@ def _headline(result: UpgradeDiff) -> list[tuple[str, str]]:
         ("Node", record.node),
         ("Swap started", record.swap_started.isoformat()),
         ("Node Ready after the restart", f"{ready:.1f} s" if ready is not None else "never Ready"),
-        (
-            "How",
-            "the control plane ran TO throughout; FROM's kubelet ran with the node's configuration "
-            "(kubeadm's kubelet config and flags) as TO's cluster wrote it; then `kubeadm upgrade node`, "
-            "the new binary, `systemctl restart kubelet`",
+        ("How", " → ".join(s.what for s in record.steps) if record.steps else NODE_SCOPE_HOW),
+        *_api_server(result),
+    ]
+
+
+NODE_SCOPE_HOW = (
+    "the control plane ran TO throughout; FROM's kubelet ran with the node's configuration "
+    "(kubeadm's kubelet config and flags) as TO's cluster wrote it; then `kubeadm upgrade node`, "
+    "the new binary, `systemctl restart kubelet`"
+)
+
+
+def _api_server(result: UpgradeDiff) -> list[tuple[str, str]]:
+    """SCOPE=cluster: the API server's unavailability during this hop, in seconds and intervals."""
+    record = result.record
+    if not record.control_plane and not record.api_outages:
+        return []
+    said = []
+    for what, name in (("readyz", "GET /readyz failed"), ("request", "requests failed")):
+        found = [o for o in record.api_outages if o.what == what]
+        intervals = ", ".join(f"{_clock(o.start)} to {_clock(o.end)}" for o in found)
+        said.append(f"{name} {failed_seconds(found, what):.1f} s" + (f" ({intervals})" if found else ""))
+    return [("API server unavailable", "; ".join(said))]
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%H:%M:%S.%f")[:-5]
+
+
+CONTROL_PLANE_COLUMNS = (
+    "Pod",
+    "Disrupted",
+    "Replaced",
+    "config.hash",
+    "Mirror UID",
+    "Ready after its manifest changed",
+    "TO's image at the end",
+)
+
+
+def _control_plane_cells(pod: ControlPlaneFinding) -> list[Cell]:
+    before, after = pod.record.before, pod.record.after
+    hashes = f"{before.config_hash[:8] if before else '—'} → {after.config_hash[:8] if after else '—'}"
+    uids = f"{before.uid[:8] if before else '—'} → {after.uid[:8] if after else '—'}"
+    manifest = "its manifest changed" if pod.manifest_changed else "its manifest did not change"
+    ready = pod.ready_seconds
+    return [
+        Cell(pod.key),
+        Cell("; ".join(pod.disruptions) or "no", bad=pod.disrupted),
+        Cell(f"{pod.replacements}x ({manifest})", bad=pod.replacements != (1 if pod.manifest_changed else 0)),
+        Cell(hashes),
+        Cell(uids),
+        Cell(f"{ready:.1f} s" if ready is not None else "—", warn=pod.manifest_changed and ready is None),
+        Cell(
+            f"yes: {pod.record.wanted_image}"
+            if pod.at_wanted_image
+            else f"no: {after.image if after else '—'}",
+            bad=not pod.at_wanted_image,
         ),
     ]
 
@@ -181,6 +243,10 @@ def render_markdown(result: CheckResult) -> str:
         lines += ["", f"## {_hop_title(hop, number, len(result.hops))}", ""]
         lines += [f"- {name}: {value}" for name, value in _headline(hop)]
         lines += ["", "### Timeline", "", *render_text(build_timeline(hop))]
+        if hop.control_plane:
+            lines += ["", "### kubeadm's control-plane pods", ""]
+            lines += [_md_row(CONTROL_PLANE_COLUMNS), _md_row(["---"] * len(CONTROL_PLANE_COLUMNS))]
+            lines += [_md_row([cell.text for cell in _control_plane_cells(c)]) for c in hop.control_plane]
         for pod in hop.pods:
             lines += ["", f"### {_pod_title(hop, pod)}", ""]
             lines += [f"- {name}: {cell.text}" for name, cell in _pod_cells(pod)]
@@ -236,6 +302,11 @@ def render_html(result: CheckResult) -> str:
         parts += [f"<h2>{_e(_hop_title(hop, number, len(result.hops)))}</h2>", "<table>"]
         parts += [f"<tr><th>{_e(n)}</th><td>{_e(v)}</td></tr>" for n, v in _headline(hop)]
         parts += ["</table>", "<h3>Timeline</h3>", LEGEND, render_svg(build_timeline(hop))]
+        if hop.control_plane:
+            parts += ["<h3>kubeadm's control-plane pods</h3>", "<table>"]
+            parts.append(_tr(f"<th>{_e(c)}</th>" for c in CONTROL_PLANE_COLUMNS))
+            parts += [_tr(_td(cell) for cell in _control_plane_cells(c)) for c in hop.control_plane]
+            parts.append("</table>")
         for pod in hop.pods:
             parts += [f"<h3>{_e(_pod_title(hop, pod))}</h3>", "<table>"]
             parts += [f"<tr><th>{_e(name)}</th>{_td(cell)}</tr>" for name, cell in _pod_cells(pod)]

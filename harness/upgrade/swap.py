@@ -4,6 +4,11 @@ kubeadm's "Upgrading Linux nodes" task: `kubeadm upgrade node` (the node's kubel
 configuration from the cluster), then the new kubelet binary, then `systemctl restart
 kubelet`. The binary is renamed into place while the old kubelet still runs, so the node's
 only disruption is the restart itself.
+
+SCOPE=cluster adds kubeadm's "Upgrading control plane nodes": the new kubeadm binary and the new
+control-plane images put into each node first (a kind node pulls nothing: the images come from the
+new version's node image, imported into the node's containerd), then `kubeadm upgrade apply vX` on
+the control-plane node.
 """
 
 from __future__ import annotations
@@ -13,8 +18,16 @@ import re
 
 from harness.errors import HarnessError
 from harness.node import Node
+from harness.versions import KubeVersion
 
 KUBELET_PATH = "/usr/bin/kubelet"
+KUBEADM_PATH = "/usr/bin/kubeadm"
+# Seconds (scaled): `kubeadm upgrade apply` replaces each control-plane static pod and waits for it
+# (its own wait is 5 min per component), then uploads configs and upgrades the addons.
+KUBEADM_APPLY_TIMEOUT = 1500
+# Seconds (scaled): a few hundred MB of images imported into the node's containerd.
+IMAGE_IMPORT_TIMEOUT = 600
+IMAGE_ARCHIVE = "/tmp/static-pod-harness-upgrade-images.tar"
 # Where the node keeps the kubelet it came with, so that it can be put back.
 STASH_DIR = "/usr/local/lib/static-pod-harness"
 # Seconds (scaled): `kubeadm upgrade node` reads the cluster's config and writes the kubelet's.
@@ -43,10 +56,56 @@ def stash_kubelet(node: Node) -> str:
 
 def put_kubelet(node: Node, binary: bytes) -> None:
     """Rename a new kubelet binary into place (the running kubelet keeps its old inode)."""
-    directory, name = posixpath.split(KUBELET_PATH)
+    _put_binary(node, KUBELET_PATH, binary)
+
+
+def put_kubeadm(node: Node, binary: bytes) -> None:
+    _put_binary(node, KUBEADM_PATH, binary)
+
+
+def _put_binary(node: Node, path: str, binary: bytes) -> None:
+    directory, name = posixpath.split(path)
     staging = f".{name}.new"
     node.put(directory, staging, binary, 0o755)
-    node.move(posixpath.join(directory, staging), KUBELET_PATH)
+    node.move(posixpath.join(directory, staging), path)
+
+
+def import_images(node: Node, archive: bytes) -> None:
+    """An image archive (`ctr images export`) into the node's containerd, where the kubelet finds it."""
+    directory, name = posixpath.split(IMAGE_ARCHIVE)
+    node.put(directory, name, archive, 0o644)
+    try:
+        node.run(
+            "ctr",
+            "--namespace=k8s.io",
+            "images",
+            "import",
+            "--digests",
+            IMAGE_ARCHIVE,
+            timeout=IMAGE_IMPORT_TIMEOUT,
+        )
+    finally:
+        node.run("rm", "-f", "--", IMAGE_ARCHIVE)
+
+
+def kubeadm_upgrade_apply(node: Node, version: KubeVersion) -> None:
+    """`kubeadm upgrade apply -y vX` on the control-plane node: new manifests for etcd, kube-apiserver,
+    kube-controller-manager and kube-scheduler, each waited for by kubeadm, then configs and addons.
+
+    kind's own `kubeadm init` skips the preflight phase (its nodes fail checks a real host passes);
+    the upgrade's preflight errors are shown as warnings the same way. A pre-release needs kubeadm's
+    consent."""
+    experimental = ["--allow-experimental-upgrades", "--allow-release-candidate-upgrades"]
+    node.run(
+        "kubeadm",
+        "upgrade",
+        "apply",
+        "--yes",
+        "--ignore-preflight-errors=all",
+        *(experimental if version.prerelease else []),
+        version.tag,
+        timeout=KUBEADM_APPLY_TIMEOUT,
+    )
 
 
 def install_stashed(node: Node, stashed: str) -> None:

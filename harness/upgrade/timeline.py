@@ -14,8 +14,9 @@ import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 
-from harness.upgrade.diff import PodFinding, UpgradeDiff
+from harness.upgrade.diff import ControlPlaneFinding, PodFinding, UpgradeDiff
 from harness.upgrade.records import Step
 
 MIRROR_DELETED = "MirrorDeleted"  # the Ready watch's reason for a mirror that went away
@@ -38,7 +39,7 @@ class Span:
 @dataclass(frozen=True)
 class Mark:
     at: float | None  # None: the record does not say when (drawn at the strip's end, hollow)
-    kind: str  # "restart" or "mirror"
+    kind: str  # "restart", "mirror" or "manifest"
     what: str
 
 
@@ -100,7 +101,35 @@ def build_timeline(result: UpgradeDiff) -> Timeline:
         marks.sort(key=lambda m: m.at if m.at is not None else float("inf"))
         name = pod.key.removesuffix(f"-{record.node.lower()}")  # the mirror's node suffix, said once
         strips.append(Strip(name, pod.key in record.user_pods, spans, tuple(marks)))
+    strips += [_control_plane_strip(c, at, end) for c in result.control_plane]
+    for what, label in (("readyz", "API server: GET /readyz"), ("request", "API server: requests")):
+        spans = tuple(
+            Span(at(o.start), at(o.end), f"{what} failed") for o in record.api_outages if o.what == what
+        )
+        if record.control_plane or spans:
+            strips.append(Strip(label, False, spans, ()))
     return Timeline(start, at(end), tuple((at(s.time), s.what) for s in steps), tuple(strips), record.node)
+
+
+def _control_plane_strip(pod: ControlPlaneFinding, at: Callable[[datetime], float], end: datetime) -> Strip:
+    """kubeadm's pod from the prober's lists: not Ready from a list that saw it so until the next that
+    saw it Ready; a new mirror uid marked; its manifest's rewrite marked."""
+    record = pod.record
+    seen = record.seen
+    spans = tuple(
+        Span(at(m.time), at(next((n.time for n in seen[i + 1 :] if n.ready), end)), "seen not Ready")
+        for i, m in enumerate(seen)
+        if not m.ready and (i == 0 or seen[i - 1].ready)
+    )
+    uids = [record.before, *seen]
+    marks = [
+        Mark(at(new.time), "mirror", f"new mirror uid {new.uid[:8]}")
+        for old, new in pairwise(uids)
+        if old is not None and new is not None and old.uid != new.uid
+    ]
+    if record.manifest_changed is not None:
+        marks.append(Mark(at(record.manifest_changed), "manifest", "manifest rewritten by kubeadm"))
+    return Strip(pod.key, False, spans, tuple(sorted(marks, key=lambda m: m.at or 0.0)))
 
 
 def _restart_marks(pod: PodFinding, at: Callable[[datetime], float], length: float) -> list[Mark]:
@@ -151,7 +180,7 @@ def render_svg(timeline: Timeline) -> str:
         f'<svg class="timeline" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" aria-label="timeline of the upgrade">',
         "<style>text{font:11px system-ui,sans-serif;fill:#1b1f24}.step{stroke:#57606a;stroke-dasharray:4 3}"
-        ".strip{fill:#dafbe1}.down{fill:#cf222e}.restart{fill:#bf8700}.mirror{fill:#8250df}"
+        ".strip{fill:#dafbe1}.down{fill:#cf222e}.restart{fill:#bf8700}.mirror{fill:#8250df}.manifest{fill:#0969da}"
         ".user{font-weight:600}.unknown{fill:none;stroke:#8250df;stroke-width:1.5}</style>",
     ]
     for row, strip in enumerate(timeline.strips):
@@ -177,6 +206,8 @@ def render_svg(timeline: Timeline) -> str:
                 cx, title = x(mark.at), _e(f"+{mark.at:.1f} s {mark.what}")
             if mark.kind == "restart":
                 points = f"{cx - 5},{y + STRIP_HEIGHT} {cx + 5},{y + STRIP_HEIGHT} {cx},{y + 6}"
+            elif mark.kind == "manifest":
+                points = f"{cx - 4},{y + 2} {cx + 4},{y + 2} {cx + 4},{y + 10} {cx - 4},{y + 10}"
             else:
                 points = f"{cx},{y + 2} {cx + 6},{mid} {cx},{y + STRIP_HEIGHT - 2} {cx - 6},{mid}"
             css = f"{mark.kind} unknown" if mark.at is None else mark.kind
@@ -198,7 +229,8 @@ LEGEND = (
     '<p class="legend">Each strip is one pod, left to right across the hop: green Ready, '
     '<span style="color:#cf222e">red not Ready</span>, '
     '<span style="color:#bf8700">▲ a container restarted</span>, '
-    '<span style="color:#8250df">◆ mirror deleted (◇ after the strip: recreated, time not recorded)</span>, '
+    '<span style="color:#8250df">◆ mirror deleted or replaced (◇ after the strip: recreated, time not '
+    'recorded)</span>, <span style="color:#0969da">■ manifest rewritten by kubeadm</span>, '
     "dashed lines the steps. Hover for times.</p>"
 )
 

@@ -8,6 +8,7 @@ from harness.errors import HarnessError
 from harness.node import Node
 from harness.upgrade import swap
 from harness.upgrade.plan import make_plan
+from harness.versions import KubeVersion
 
 
 class FakeTransport:
@@ -103,3 +104,48 @@ def test_bad_input_is_one_line(old: str | None, new: str, message: str) -> None:
 def test_an_unknown_expectation_is_refused() -> None:
     with pytest.raises(HarnessError, match="EXPECT=maybe is not one of no-disruption, report"):
         make_plan("1.34.3", "1.34.4", expect="maybe")
+
+
+def test_the_new_kubeadm_is_renamed_into_place_too() -> None:
+    transport = FakeTransport()
+
+    swap.put_kubeadm(Node(transport), b"\x7fELF new kubeadm")
+
+    assert transport.files == {"/usr/bin/.kubeadm.new": (b"\x7fELF new kubeadm", 0o755)}
+    assert transport.commands == [["mv", "-f", "--", "/usr/bin/.kubeadm.new", "/usr/bin/kubeadm"]]
+
+
+def test_images_are_imported_into_the_nodes_containerd_and_the_archive_removed() -> None:
+    transport = FakeTransport()
+
+    swap.import_images(Node(transport), b"archive")
+
+    assert transport.files == {swap.IMAGE_ARCHIVE: (b"archive", 0o644)}
+    assert transport.commands == [
+        ["ctr", "--namespace=k8s.io", "images", "import", "--digests", swap.IMAGE_ARCHIVE],
+        ["rm", "-f", "--", swap.IMAGE_ARCHIVE],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("version", "extra"),
+    [
+        ("1.37.2", []),
+        ("1.38.0-beta.0", ["--allow-experimental-upgrades", "--allow-release-candidate-upgrades"]),
+    ],
+)
+def test_kubeadm_upgrade_apply_names_the_version(version: str, extra: list[str]) -> None:
+    transport = FakeTransport()
+
+    swap.kubeadm_upgrade_apply(Node(transport), KubeVersion.parse(version))
+
+    (command,) = transport.commands
+    assert command == [
+        "kubeadm",
+        "upgrade",
+        "apply",
+        "--yes",
+        "--ignore-preflight-errors=all",
+        *extra,
+        f"v{version}",
+    ]

@@ -1,18 +1,25 @@
 """Options and inputs of the kubelet upgrade check (`make upgrade-check FROM=... TO=...`).
 
-The cluster is made from TO's node image (--sph-k8s-version is TO); FROM's kubelet comes from the
+SCOPE=node (the default): the cluster is made from TO's node image (--sph-k8s-version is TO); FROM's
+kubelet comes from the
 offline build's cache (built when missing), as do the kubelets of the hops between FROM and TO;
 TO's is the node's own or --sph-kubelet-binary. Bad input, the user's manifests included, stops
 the run with one line each before any cluster is made (harness.upgrade.plan, .manifests).
+SCOPE=cluster: the cluster is made from FROM's node image (--sph-k8s-version is FROM, --sph-upgrade-to
+TO); each hop's kubeadm, kubelet and images come from that version's build and node image.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import pytest
 
+from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.nodeimage.build import kubernetes_binaries
-from harness.nodeimage.choose import NODE_IMAGE_CHOICES
+from harness.nodeimage.choose import NODE_IMAGE_CHOICES, choose_node_image
 from harness.plugin.options import (
     K8S_VERSION,
     NODE_IMAGE,
@@ -26,6 +33,8 @@ from harness.plugin.options import (
 from harness.upgrade.check import Hop
 from harness.upgrade.manifests import UserManifest, validate
 from harness.upgrade.plan import EXPECTATIONS, SCOPES, UpgradePlan, make_plan
+from harness.upgrade.stage import UpgradeInputs, upgrade_inputs
+from harness.versions import KubeVersion
 
 PLAN = pytest.StashKey[UpgradePlan]()
 USER_MANIFESTS = pytest.StashKey[tuple[list[UserManifest], list[str]]]()
@@ -132,6 +141,19 @@ def upgrade_hops(upgrade_plan: UpgradePlan) -> list[Hop]:
     ]
     built = upgrade_plan.kubelet_binary
     return [*between, Hop(upgrade_plan.to_reported, built.path.read_bytes() if built else None)]
+
+
+@pytest.fixture(scope="session")
+def cluster_hops(pytestconfig: pytest.Config, upgrade_plan: UpgradePlan) -> list[Callable[[], UpgradeInputs]]:
+    """SCOPE=cluster: for each hop, what makes its kubeadm, kubelet and images (from that version's node
+    image, chosen as NODE_IMAGE says, built when missing) when the hop starts."""
+    setting = str(option_value(pytestconfig, NODE_IMAGE))
+    choice = setting if setting in NODE_IMAGE_CHOICES else "auto"  # a reference names FROM's image
+
+    def inputs(version: KubeVersion) -> UpgradeInputs:
+        return upgrade_inputs(version, choose_node_image(choice, version, docker_client()))
+
+    return [functools.partial(inputs, version) for version in upgrade_plan.hops]
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,7 @@ there is a finding; on a patch upgrade it is a regression). kubeadm "Upgrading L
 import pytest
 
 from harness.upgrade.check import UpgradeCheck
+from harness.upgrade.cluster_check import ClusterUpgrade
 from harness.upgrade.diff import check_result
 from harness.upgrade.report import write_reports
 
@@ -22,8 +23,6 @@ pytestmark = pytest.mark.kind_config("upgrade")
 def test_static_pods_through_an_in_place_kubelet_upgrade(
     request,
     upgrade_plan,
-    from_kubelet,
-    upgrade_hops,
     user_manifests,
     static_pods,
     kind_cluster_ready,
@@ -33,16 +32,16 @@ def test_static_pods_through_an_in_place_kubelet_upgrade(
     manifests, images = user_manifests
     for image in images:  # the user's, from the local Docker, as the harness loads its test image
         kind_cluster_ready.kind.load_docker_image(image)
-    check = UpgradeCheck(
-        kind_cluster_ready,
-        static_pods,
-        kind_cluster_ready.workers[0],
-        f"v{upgrade_plan.from_version}",
-        tuple(m.manifest for m in manifests),
-        upgrade_plan.builtin,
-    )
+    pods, builtin = tuple(m.manifest for m in manifests), upgrade_plan.builtin
+    from_version = f"v{upgrade_plan.from_version}"
 
-    records = check.run(from_kubelet, upgrade_hops)
+    if upgrade_plan.scope == "cluster":  # kubeadm's way: control-plane node first, then the worker
+        upgrade = ClusterUpgrade(kind_cluster_ready, static_pods, from_version, pods, builtin)
+        records = upgrade.run(request.getfixturevalue("cluster_hops"))
+    else:  # a worker's kubelet under a control plane at TO
+        worker = kind_cluster_ready.workers[0]
+        check = UpgradeCheck(kind_cluster_ready, static_pods, worker, from_version, pods, builtin)
+        records = check.run(request.getfixturevalue("from_kubelet"), request.getfixturevalue("upgrade_hops"))
 
     result = check_result(records, upgrade_plan.expect)
     paths = write_reports(records, static_pod_settings.artifacts_dir, upgrade_plan.expect)
