@@ -246,8 +246,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
-    """Under the collected tests' count: what the run will make (harness.plugin.summary)."""
-    if KIND_CONFIGS not in config.stash:  # no test uses the plugin's clusters
+    """Under the collected tests' count: what the run will make (harness.plugin.summary). Not with -q,
+    which leaves out pytest's own header too."""
+    if KIND_CONFIGS not in config.stash or config.get_verbosity() < 0:  # no test uses the plugin's clusters
         return []
     return summary.planned(run_settings(config), config.stash[KIND_CONFIGS])
 

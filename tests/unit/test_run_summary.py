@@ -117,3 +117,9 @@ def test_a_reused_cluster_is_named_as_never_deleted(pytester, kind_bin):
 def test_another_suite_collected_with_the_plugin_gets_no_lines(pytester):
     pytester.makepyfile(test_plain="def test_plain(): pass\n")
     assert "static-pod-harness:" not in pytester.runpytest_inprocess("--collect-only").stdout.str()
+
+
+def test_quiet_runs_leave_it_out_as_pytest_leaves_out_its_header(pytester, kind_bin):
+    pytester.makepyfile(test_collected=COLLECTED)
+    result = pytester.runpytest_inprocess("--collect-only", "-q", "-p", "no:cacheprovider", kind_bin)
+    assert "static-pod-harness:" not in result.stdout.str()
