@@ -118,17 +118,33 @@ FROM ?=
 TO ?= $(K8S_VERSION)
 KUBELET_BINARY ?=
 EXPECT ?=
+SCOPE ?= node
+MANIFESTS ?=
+BUILTIN ?=
+UPGRADE_PLAN_OPTS = --from=$(FROM) --to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) \
+	$(if $(EXPECT),--expect=$(EXPECT)) --scope=$(SCOPE) $(if $(MANIFESTS),--manifests=$(MANIFESTS)) \
+	$(if $(BUILTIN),--builtin=$(BUILTIN))
 UPGRADE_OPTS = --sph-upgrade-from=$(FROM) --sph-upgrade-to=$(TO) \
-	$(if $(KUBELET_BINARY),--sph-kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--sph-expect=$(EXPECT))
+	$(if $(KUBELET_BINARY),--sph-kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--sph-expect=$(EXPECT)) \
+	--sph-upgrade-scope=$(SCOPE) $(if $(MANIFESTS),--sph-upgrade-manifests=$(MANIFESTS)) \
+	$(if $(BUILTIN),--sph-upgrade-builtin=$(BUILTIN))
+# SCOPE=node: the cluster is made at TO and one worker's kubelet goes FROM -> TO; SCOPE=cluster: the
+# cluster is made at FROM and upgraded the kubeadm way (each hop's node image built when missing).
+UPGRADE_CLUSTER_AT = $(if $(filter cluster,$(SCOPE)),$(FROM),$(TO))
 
-# The plan is checked first (one line for bad input), then TO's node image and FROM's kubelet
-# are built (or found in the cache) with their progress shown, then the check runs. A version
-# the module proxy does not serve stops its build with one line.
-upgrade-check: venv host-setup ## FROM=<v> [TO=<v>]: a worker's kubelet upgraded under running static pods
-	@$(PY) -m harness.upgrade.plan --from=$(FROM) --to=$(TO) $(if $(KUBELET_BINARY),--kubelet-binary=$(KUBELET_BINARY)) $(if $(EXPECT),--expect=$(EXPECT)) \
-	&& image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(TO) --node-image=$(NODE_IMAGE)) \
-	&& $(PY) -m harness.nodeimage kubernetes --k8s-version=$(FROM) >/dev/null \
-	&& $(PY) -m pytest tests/upgrade --sph-k8s-version=$(TO) --sph-node-image=$$image $(UPGRADE_OPTS) \
+# The plan is checked first (one line for each bad input, MANIFESTS included), then the cluster's node
+# image and the kubelets of FROM and of each minor between FROM and TO are built (or found in the
+# cache) with their progress shown, then the check runs; report in $(ARTIFACTS)/upgrade.{md,json,html}.
+# Exit: 0 when the gate passed (EXPECT=report: whatever was found); make's "Error 1": the gate failed
+# (EXPECT=no-disruption and a static pod, built-in, yours or kubeadm's beyond its manifest change, was
+# disrupted; or, with either EXPECT, a post-upgrade behaviour failed or a node never got Ready);
+# "Error 4": bad input, before any cluster; "Error 2": interrupted; make itself then exits 2.
+upgrade-check: venv host-setup ## FROM=<v> [TO=<v>] [SCOPE=node|cluster] [MANIFESTS=dir] [BUILTIN=no] [EXPECT=no-disruption|report]: static pods through an upgrade; Error 1 gate failed, Error 4 bad input
+	@$(PY) -m harness.upgrade.plan $(UPGRADE_PLAN_OPTS) || exit 4; \
+	needed=$$($(PY) -m harness.upgrade.plan $(UPGRADE_PLAN_OPTS) --versions) \
+	&& image=$$($(PY) -m harness.nodeimage choose --k8s-version=$(UPGRADE_CLUSTER_AT) --node-image=$(NODE_IMAGE)) \
+	&& for version in $$needed; do $(PY) -m harness.nodeimage kubernetes --k8s-version=$$version >/dev/null || exit 1; done \
+	&& $(PY) -m pytest tests/upgrade --sph-k8s-version=$(UPGRADE_CLUSTER_AT) --sph-node-image=$$image $(UPGRADE_OPTS) \
 		--sph-kind-bin=$(KIND) --sph-artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit-upgrade.xml \
 		$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--sph-keep-cluster) $(PYTEST_ARGS)
 
