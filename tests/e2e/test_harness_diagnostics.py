@@ -1,12 +1,14 @@
 """The harness itself: a failing static-pod test leaves a diagnostics bundle behind.
 
 A deliberately failing test runs in a child pytest against this session's cluster
-(--reuse-cluster); the bundle it writes is checked here, file by file.
+(--sph-reuse-cluster); the bundle it writes is checked here, file by file.
 """
 
 import textwrap
 
 import pytest
+
+from harness.plugin.options import TIMEOUT_SCALE, option_value
 
 pytestmark = pytest.mark.harness
 
@@ -26,17 +28,17 @@ def test_a_failing_test_writes_the_diagnostics_bundle(
     artifacts = pytester.path / "artifacts"
 
     result = pytester.runpytest_subprocess(
-        f"--reuse-cluster={kind_cluster_ready.name}",
-        f"--kind-bin={static_pod_settings.kind_bin}",
-        f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
-        f"--artifacts-dir={artifacts}",
+        f"--sph-reuse-cluster={kind_cluster_ready.name}",
+        f"--sph-kind-bin={static_pod_settings.kind_bin}",
+        f"--sph-timeout-scale={option_value(pytestconfig, TIMEOUT_SCALE)}",
+        f"--sph-artifacts-dir={artifacts}",
         "-p",
         "no:cacheprovider",
     )
 
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*diagnostics written to*"])
-    bundle = next(artifacts.glob("test_fails.py_test_fails_on_purpose"))
+    bundle = next((artifacts / "diagnostics").glob("test_fails.py_test_fails_on_purpose"))
     names = {p.name for p in bundle.iterdir()}
     node = (kind_cluster_ready.workers or [kind_cluster_ready.control_plane])[
         0

@@ -16,6 +16,7 @@ import pytest
 
 from harness.cluster.cluster import KIND_CLUSTER_LABEL
 from harness.cluster.kind import Kind
+from harness.plugin.options import TIMEOUT_SCALE, option_value
 from harness.staticpods.manifest import unique_name
 from harness.waiting import poll_until, scaled
 
@@ -64,11 +65,11 @@ def test_ctrl_c_deletes_the_cluster_first(
             sys.executable,
             "-m",
             "pytest",
-            f"--cluster-name={name}",
-            f"--node-image={kind_cluster_ready.image}",
-            f"--k8s-version={static_pod_settings.k8s_version}",
-            f"--kind-bin={static_pod_settings.kind_bin}",
-            f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
+            f"--sph-cluster-name={name}",
+            f"--sph-node-image={kind_cluster_ready.image}",
+            f"--sph-k8s-version={static_pod_settings.k8s_version}",
+            f"--sph-kind-bin={static_pod_settings.kind_bin}",
+            f"--sph-timeout-scale={option_value(pytestconfig, TIMEOUT_SCALE)}",
             "-p",
             "no:cacheprovider",
             "-s",  # the child's progress lines reach stderr.txt as they are written

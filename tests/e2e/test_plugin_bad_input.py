@@ -21,12 +21,12 @@ USES_A_CLUSTER = "def test_on_a_cluster(kind_cluster_ready): pass\n"
     "option, message",
     [
         (
-            "--reuse-cluster=no-such-cluster",
+            "--sph-reuse-cluster=no-such-cluster",
             r"no cluster: single-node: --reuse-cluster no-such-cluster: no such kind cluster "
             r"\(`kind get clusters` lists them\)$",
         ),
         (
-            "--node-image=static-pod-harness/no-such-node:v0.0.0",
+            "--sph-node-image=static-pod-harness/no-such-node:v0.0.0",
             # Where a registry answers, the reference is trusted and kind's pull fails instead.
             r"no cluster: single-node: (node image: node image static-pod-harness/no-such-node:v0.0.0 is "
             r"not on this machine and no registry answers: .+|kind create cluster \S+ failed .+)",
@@ -39,7 +39,7 @@ def test_bad_cluster_input_is_one_line_and_leaves_nothing(pytester, static_pod_s
     kind = Kind(static_pod_settings.kind_bin)
     result = pytester.run(
         sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-        f"--cluster-name={name}", f"--kind-bin={kind.binary}", option,
+        f"--sph-cluster-name={name}", f"--sph-kind-bin={kind.binary}", option,
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     (line,) = [line for line in result.stdout.lines if line.startswith("no cluster: ")]

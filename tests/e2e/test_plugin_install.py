@@ -14,6 +14,7 @@ import pytest
 
 from harness.cluster.kind import Kind
 from harness.paths import PROJECT_ROOT
+from harness.plugin.options import TIMEOUT_SCALE, option_value
 
 pytestmark = pytest.mark.harness
 
@@ -73,12 +74,12 @@ def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_clus
         "-p",
         "no:cacheprovider",
         "-v",
-        f"--reuse-cluster={kind_cluster_ready.name}",
-        f"--kind-config={options.kind_config}",
-        f"--kind-bin={options.kind_bin}",
-        f"--test-image={static_pod_test_image}",
-        f"--timeout-scale={pytestconfig.getoption('timeout_scale')}",
-        f"--artifacts-dir={tmp_path / 'artifacts'}",
+        f"--sph-reuse-cluster={kind_cluster_ready.name}",
+        f"--sph-kind-config={options.kind_config}",
+        f"--sph-kind-bin={options.kind_bin}",
+        f"--sph-test-image={static_pod_test_image}",
+        f"--sph-timeout-scale={option_value(pytestconfig, TIMEOUT_SCALE)}",
+        f"--sph-artifacts-dir={tmp_path / 'artifacts'}",
         cwd=project,
         timeout=EXAMPLE_TIMEOUT,
     )
