@@ -21,7 +21,7 @@ import docker
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError
 from harness.nodeimage.build import kubernetes_binaries
-from harness.nodeimage.images import kubeadm_images
+from harness.nodeimage.images import NOT_BUILT, kubeadm_images
 from harness.versions import KubeVersion
 
 EXPORTED = "/tmp/upgrade-images.tar"
@@ -52,7 +52,11 @@ class UpgradeInputs:
 
 def upgrade_inputs(version: KubeVersion, node_image: str) -> UpgradeInputs:
     binaries = kubernetes_binaries(version)
-    refs = kubeadm_images(binaries / "kubeadm", version.tag)
+    # The offline node images carry no kube-proxy or CoreDNS (images.NOT_BUILT): kubeadm's addons keep
+    # whatever the cluster ran; the static pods' images are the ones that must be there.
+    refs = [
+        ref for ref in kubeadm_images(binaries / "kubeadm", version.tag) if component_of(ref) not in NOT_BUILT
+    ]
     return UpgradeInputs(
         version=version,
         kubeadm=(binaries / "kubeadm").read_bytes(),
