@@ -60,6 +60,11 @@ class Option:
         return f"{PREFIX}_{self.name.replace('-', '_')}"
 
     @property
+    def shown_value(self) -> str:
+        """What --help shows for the value: the metavar given, else the name's last word (VERSION)."""
+        return self.metavar or self.name.rsplit("-", 1)[-1].upper()
+
+    @property
     def old_dest(self) -> str:
         return f"{self.dest}_deprecated"
 
@@ -74,7 +79,7 @@ def add_options(parser: pytest.Parser, group_name: str, options: Iterable[Option
         if option.kind == "bool":
             group.addoption(option.flag, action="store_const", const=True, dest=option.dest, help=shown)
         else:
-            group.addoption(option.flag, dest=option.dest, metavar=option.metavar, help=shown)
+            group.addoption(option.flag, dest=option.dest, metavar=option.shown_value, help=shown)
         parser.addini(option.dest, option.help, type="bool" if option.kind == "bool" else "string")
 
 
@@ -89,7 +94,7 @@ def add_old_names(parser: pytest.Parser, options: Iterable[Option]) -> None:
         if option.kind == "bool":
             group.addoption(option.old, action="store_const", const=True, dest=option.old_dest, help=help)
         else:
-            group.addoption(option.old, dest=option.old_dest, metavar=option.metavar, help=help)
+            group.addoption(option.old, dest=option.old_dest, metavar=option.shown_value, help=help)
 
 
 def _taken(parser: pytest.Parser, name: str) -> bool:
