@@ -56,7 +56,7 @@ class Minor:
     """One supported minor: which patch to run, how it builds, what kind runs it, what changed."""
 
     minor: int
-    newest: str  # the newest release the Go module proxy serves (a pre-release for the next minor)
+    newest: str  # the newest release that builds from the Go module proxy (a pre-release: the next minor)
     # "local": the local Go builds it; "release": upstream's .go-version (a newer Go from the module
     # proxy through GOTOOLCHAIN, or the older one users ran, for upgrade checks from old kubelets)
     go: Literal["local", "release"]
@@ -78,14 +78,15 @@ class Minor:
 
 
 FIRST_MINOR_WITH_KUBEADM_V1BETA4 = 36
-# The newest patch of each minor was checked against the Go module proxy in December 2026 (its version
-# list lags: v1.35.8 and v1.36.4 are served though `go list -m -versions` ends at v1.35.4 and v1.36.3).
+# The newest patch of each minor that builds from the Go module proxy, checked in December 2026 (its
+# version list lags: v1.35.8 and v1.36.4 are served though `go list -m -versions` ends at v1.35.4 and
+# v1.36.3; and it refuses some staging modules of newer 1.31 and 1.32 patches, e.g. all of v0.31.14).
 # kind v0.33.0's images are from its release notes, "Images pre-built for this release"; its default,
 # v1.37.0, is also pinned in its source (pkg/apis/config/defaults/image.go), which choose.py checks.
 MINORS: tuple[Minor, ...] = (
     Minor(30, "1.30.14", "release"),
-    Minor(31, "1.31.14", "release"),
-    Minor(32, "1.32.13", "release"),
+    Minor(31, "1.31.0", "release"),
+    Minor(32, "1.32.2", "release"),
     Minor(33, "1.33.13", "local", (Behaviour.POD_GENERATION,)),
     Minor(34, "1.34.11", "local", (Behaviour.KUBELET_REFUSES_API_REFERENCES,)),
     Minor(

@@ -31,6 +31,14 @@ class GoModuleError(HarnessError):
     """A Go module could not be resolved (unknown version, proxy unreachable), or no Go at all."""
 
 
+class NotServed(GoModuleError):
+    """The module proxy answered, and does not serve that version; `reason` is its answer."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def go() -> str:
     """The go command's path, or one line that says how to get one."""
     path = shutil.which("go")
@@ -90,9 +98,11 @@ def download(path: str, version: str, *, env: dict[str, str] | None = None) -> M
         error = unreachable(f"{info.get('Error')}\n{proc.stderr}")
         if error:
             raise error
-        raise GoModuleError(
-            f"cannot get Go module {path}@{version}: {str(info.get('Error')).splitlines()[0]} "
-            "(is it a released version, and does the Go module proxy answer? see `go env GOPROXY`)"
+        answer = str(info.get("Error")).splitlines()[0]
+        raise NotServed(
+            f"cannot get Go module {path}@{version}: {answer} "
+            "(is it a released version, and does the Go module proxy answer? see `go env GOPROXY`)",
+            reason=answer.rsplit(": ", 1)[-1],
         )
     return Module(path, info["Version"], Path(info["Dir"]), Path(info["GoMod"]))
 

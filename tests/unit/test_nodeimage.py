@@ -111,8 +111,28 @@ def test_without_go_version_file_the_go_directive_names_the_toolchain(tmp_path):
 
 
 def test_recent_releases_keep_the_local_go(tmp_path):
-    for text in ("1.33.13", "1.34.4", "1.35.4"):
+    for text in ("1.33.13", "1.34.4", "1.35.4", "1.37.2"):
         assert toolchain.choose(KubeVersion.parse(text), _k8s_module(tmp_path, "1.24.12")).gotoolchain is None
+
+
+def test_a_release_that_needs_a_newer_go_builds_with_its_own(tmp_path):
+    chain = toolchain.choose(KubeVersion.parse("1.38.0-beta.0"), _k8s_module(tmp_path, "1.27.3"))
+    assert chain.gotoolchain == "go1.27.3"
+
+
+def test_a_release_the_proxy_does_not_serve_is_one_line_naming_one_that_builds(monkeypatch):
+    def refuse(path, version):
+        raise gomodule.NotServed(
+            f"cannot get Go module {path}@{version}: ...: 403 Forbidden (...)", "403 Forbidden"
+        )
+
+    monkeypatch.setattr(gomodule, "download", refuse)
+    with pytest.raises(HarnessError) as error:
+        build.kubernetes_module(KubeVersion.parse("1.37.3"))
+    assert str(error.value) == (
+        "Kubernetes 1.37.3 is not served by the Go module proxy (403 Forbidden): use another release; "
+        "the newest 1.37 known to build is 1.37.2"
+    )
 
 
 def test_a_bad_go_version_file_is_reported(tmp_path):
