@@ -22,6 +22,7 @@ from harness.upgrade.records import Step
 MIRROR_DELETED = "MirrorDeleted"  # the Ready watch's reason for a mirror that went away
 # Drawing, in SVG user units.
 LABEL_WIDTH = 300
+LABEL_CHARS = 46  # a longer pod name is cut at its start (the full name on hover)
 PLOT_WIDTH = 900
 STRIP_HEIGHT = 22
 STRIP_GAP = 6
@@ -186,9 +187,13 @@ def render_svg(timeline: Timeline) -> str:
     for row, strip in enumerate(timeline.strips):
         y = TOP + row * (STRIP_HEIGHT + STRIP_GAP)
         mid = y + STRIP_HEIGHT / 2
-        label = _e(strip.name) + (" (yours)" if strip.user else "")
+        label = strip.name + (" (yours)" if strip.user else "")
+        shown = label if len(label) <= LABEL_CHARS else "…" + label[-(LABEL_CHARS - 1) :]
         css = ' class="user"' if strip.user else ""
-        parts.append(f'<text x="{LABEL_WIDTH - 8}" y="{mid + 4}" text-anchor="end"{css}>{label}</text>')
+        parts.append(
+            f'<text x="{LABEL_WIDTH - 8}" y="{mid + 4}" text-anchor="end"{css}>'
+            f"<title>{_e(label)}</title>{_e(shown)}</text>"
+        )
         parts.append(
             f'<rect class="strip" x="{LABEL_WIDTH}" y="{y}" width="{PLOT_WIDTH}" height="{STRIP_HEIGHT}"/>'
         )
