@@ -17,10 +17,11 @@ REDACTED = "[redacted by static-pod-harness]"
 
 # Names of fields that hold a secret, in any case, with -, _ or nothing between words
 # (client-key-data, clientKeyData), and the data keys of Secrets that hold one (tls.key,
-# ssh-privatekey, .dockerconfigjson, a docker config's auth).
+# ssh-privatekey, .dockerconfigjson, a docker config's auth: a key of its own, not the end of a
+# flag's name such as --enable-bootstrap-token-auth).
 _SECRET_KEYS = (
     r"(?:client[-_]?(?:key|certificate)(?:[-_]?data)?|(?:(?:id|access|refresh|bearer|bootstrap)[-_]?)?token"
-    r"|password|[\w-]+\.key|ssh[-_]privatekey|\.dockerconfigjson|\.dockercfg|auth)"
+    r"|password|[\w-]+\.key|ssh[-_]privatekey|\.dockerconfigjson|\.dockercfg|(?<![-_])auth)"
 )
 # A key starts a word: not serviceAccountToken, not a path's /apiserver.key.
 _KEY_START = r"(?<![\w./])"

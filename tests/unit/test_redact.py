@@ -182,7 +182,7 @@ def test_every_shape_of_a_secret_is_redacted_and_the_text_around_it_kept(text: s
         "Authorization: Bearer <masked>",
         "serviceAccountToken:\n  path: token\n  expirationSeconds: 3607\n",
         "open /etc/kubernetes/pki/apiserver.key: permission denied",
-        "--token-ttl 24h0m0s --tokens=3",
+        "--token-ttl 24h0m0s --tokens=3 --enable-bootstrap-token-auth=true --authorization-mode=Node,RBAC",
     ],
 )
 def test_words_about_secrets_are_not_secrets(text: str):
