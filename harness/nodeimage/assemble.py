@@ -89,7 +89,7 @@ def assemble(
     name: str,
     version_tag: str,
     inputs: str,
-    node_binaries: dict[str, Path],
+    node_binaries: dict[str, Path],  # where on the node each binary goes, and the binary
     archives: list[Path],
     expected_images: list[str],
 ) -> str:
@@ -105,8 +105,7 @@ def assemble(
         labels={LABEL_INPUTS: "build", LABEL_BUILDER_PID: str(os.getpid())},
     )
     try:
-        files = [(f"/usr/bin/{n}", path, 0o755) for n, path in node_binaries.items() if n != "crictl"]
-        files.append(("/usr/local/bin/crictl", node_binaries["crictl"], 0o755))
+        files = [(where, path, 0o755) for where, path in node_binaries.items()]
         files.append(("/kind/version", version_tag.encode(), 0o644))
         files += [(f"{IMPORT_DIR}/{a.name}", a, 0o644) for a in archives]
         with doing(

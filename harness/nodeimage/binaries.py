@@ -1,4 +1,4 @@
-"""Kubernetes, etcd, crictl and pause binaries, built here from Go modules and C.
+"""Kubernetes, etcd, containerd, crictl and pause binaries, built here from Go modules and C.
 
 Each Go component is built in a throw-away Go module of its own (so that their
 dependency graphs never mix) with the Go module cache and build cache shared, as
@@ -34,6 +34,11 @@ NODE_BINARIES = ("kubelet", "kubeadm", "kubectl")
 # to any containerd 1.7+, so one release serves every Kubernetes version.
 CRICTL_VERSION = "v1.34.0"
 GO_TAGS = "selinux,notest"
+# containerd's own binaries, built at the release kind's base image builds (kind's images/base/Dockerfile
+# ARG CONTAINERD_VERSION), with the build tags it gives them, and CGO off: the optional snapshotters that
+# would need C are left out by those tags. They go where kind's units expect them, /usr/local/bin.
+CONTAINERD_BINARIES = ("containerd", "containerd-shim-runc-v2", "ctr")
+CONTAINERD_TAGS = "no_aufs no_zfs no_btrfs no_devmapper"
 
 
 class BuildError(HarnessError):
@@ -49,6 +54,7 @@ class GoBuild:
     packages: tuple[str, ...]
     ldflags: str
     out: Path  # a directory when several packages are built, else the binary's path
+    tags: str = GO_TAGS
 
     def run(self) -> None:
         self.module_dir.mkdir(parents=True, exist_ok=True)
@@ -61,7 +67,7 @@ class GoBuild:
             "-v",  # each package's path as it is compiled: the heartbeat counts them
             "-trimpath",
             "-tags",
-            GO_TAGS,
+            self.tags,
             "-ldflags",
             self.ldflags,
             "-o",
@@ -151,6 +157,28 @@ def build_etcd(image_tag: str, work: Path, out: Path) -> None:
         packages=(module,),
         ldflags="-s -w",
         out=out / "etcd",
+    ).run()
+
+
+def containerd_version(kind_dir: Path) -> str:
+    """The containerd release kind's base image builds, e.g. v2.3.4."""
+    dockerfile = kind_dir / "images/base/Dockerfile"
+    match = re.search(r'^ARG CONTAINERD_VERSION="(v[^"]+)"', dockerfile.read_text(), re.MULTILINE)
+    if not match:
+        raise BuildError(f"no ARG CONTAINERD_VERSION in {dockerfile}")
+    return match.group(1)
+
+
+def build_containerd(release: str, work: Path, out: Path) -> None:
+    module = "github.com/containerd/containerd/v2"
+    gomodule.download(module, release)
+    GoBuild(
+        module_dir=work / f"containerd-{release}",
+        gomod=_gomod("containerd", module, release),
+        packages=tuple(f"{module}/cmd/{name}" for name in CONTAINERD_BINARIES),
+        ldflags=f"-s -w -X {module}/version.Version={release}",
+        out=out,
+        tags=CONTAINERD_TAGS,
     ).run()
 
 

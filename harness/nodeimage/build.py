@@ -66,15 +66,17 @@ def kubernetes_key(version_tag: str, go: tuple[str, str, str]) -> str:
 def binary_keys(
     version_tag: str,
     etcd_tag: str,
+    containerd_tag: str,
     sandbox: str,
     go: tuple[str, str, str],
     *,
     kind_version: str = KIND_VERSION,
     machine: str | None = None,
 ) -> dict[str, str]:
-    """The keys of the stages built with the local Go (etcd, crictl, pause) and of the rootfs."""
+    """The keys of the stages built with the local Go (etcd, containerd, crictl, pause) and of the rootfs."""
     return {
         "etcd": cache_key("etcd", etcd_tag, go),
+        "containerd": cache_key("containerd", containerd_tag, go),
         "crictl": cache_key("crictl", binaries.CRICTL_VERSION, go),
         "pause": cache_key("pause", version_tag, sandbox, go),
         "rootfs": cache_key(
@@ -88,7 +90,7 @@ def archives_key(wanted: dict[str, list[str]], keys: dict[str, str]) -> str:
 
 
 def assemble_key(archives: str, keys: dict[str, str]) -> str:
-    return cache_key(archives, keys["rootfs"], keys["crictl"], recipes.ASSEMBLE)
+    return cache_key(archives, keys["rootfs"], keys["crictl"], keys["containerd"], recipes.ASSEMBLE)
 
 
 def kubernetes_module(version: KubeVersion) -> Path:
@@ -129,19 +131,29 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
 def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) -> str:
     kubernetes_module(version)
     cache = cache_dir()
-    kind_files = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir / "images/base/files"
+    kind_dir = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir
+    kind_files = kind_dir / "images/base/files"
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
+    containerd_tag = binaries.containerd_version(kind_dir)
     kubernetes_dir, kubernetes_stage_key = _kubernetes_stage(version, stages)
     # etcd, crictl and pause (C) build with the local Go: binaries.py writes `go 1.24` in
     # etcd's and crictl's build modules, which an older release toolchain would refuse.
-    keys = {"kubernetes": kubernetes_stage_key, **binary_keys(version.tag, etcd_tag, sandbox, _go_key())}
+    keys = {
+        "kubernetes": kubernetes_stage_key,
+        **binary_keys(version.tag, etcd_tag, containerd_tag, sandbox, _go_key()),
+    }
     gobuild = cache / "gobuild"
     binary_stages: dict[str, tuple[str, str, Callable[[Path], None]]] = {
         "etcd": (
             f"etcd {etcd_tag}",
             f"etcd-{etcd_tag}",
             lambda out: binaries.build_etcd(etcd_tag, gobuild, out),
+        ),
+        "containerd": (
+            f"containerd {containerd_tag}",
+            f"containerd-{containerd_tag}",
+            lambda out: binaries.build_containerd(containerd_tag, gobuild, out),
         ),
         "crictl": (
             f"crictl {binaries.CRICTL_VERSION}",
@@ -201,8 +213,9 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
             name=name,
             version_tag=version.tag,
             inputs=inputs,
-            node_binaries={n: bins["kubernetes"] / n for n in binaries.NODE_BINARIES}
-            | {"crictl": bins["crictl"] / "crictl"},
+            node_binaries={f"/usr/bin/{n}": bins["kubernetes"] / n for n in binaries.NODE_BINARIES}
+            | {f"/usr/local/bin/{n}": bins["containerd"] / n for n in binaries.CONTAINERD_BINARIES}
+            | {"/usr/local/bin/crictl": bins["crictl"] / "crictl"},
             archives=sorted(archives_dir.glob("*.tar")),
             expected_images=[n for names in wanted.values() for n in names],
         ),

@@ -11,6 +11,6 @@ below that the keys held until then, so the caches made before stay valid.
 from __future__ import annotations
 
 GO = "ae205982f9aaccf9"  # binaries.py, gomodule.py: the throw-away modules, flags, pause
-ROOTFS = "3e8b225135d27082"  # rootfs.py: packages, kind's files, the Dockerfile's steps
+ROOTFS = "containerd-built-here"  # rootfs.py: packages, kind's files, the Dockerfile's steps
 IMAGES = "fbdf3c42fda7714f"  # images.py: one FROM scratch image per binary, names (index.json too)
-ASSEMBLE = "8b1690840ed33fdb"  # assemble.py: the base image's changes, the node's files
+ASSEMBLE = "node-binaries-by-path"  # assemble.py: the base image's changes, the node's files

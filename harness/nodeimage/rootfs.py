@@ -5,9 +5,10 @@ runc, crictl and the CNI plugins from source and installs Debian packages on top
 debian:bookworm-slim; neither the base image nor debian:* can be pulled here. This stage
 makes the same tree with debootstrap from Debian's archive, takes kind's base-image files
 from the sigs.k8s.io/kind Go module as installed in the module cache, and repeats the
-Dockerfile's set-up steps. Debian puts containerd and runc in /usr/bin and the CNI
-plugins in /usr/lib/cni; kind expects /usr/local/bin, /usr/local/sbin and /opt/cni/bin,
-so those get symlinks.
+Dockerfile's set-up steps. containerd is not Debian's (trixie has 1.7; kind's release runs
+2.x): binaries.py builds the release kind's base image builds, and the node image gets it.
+Debian puts runc in /usr/sbin and the CNI plugins in /usr/lib/cni; kind expects
+/usr/local/sbin and /opt/cni/bin, so those get symlinks.
 """
 
 from __future__ import annotations
@@ -43,15 +44,11 @@ PACKAGES = [
     "jq",
     "procps",
     "socat",
-    "containerd",
     "runc",
     "containernetworking-plugins",
 ]
 # Where Debian installs what kind's units and configs expect elsewhere.
 SYMLINKS = {
-    "/usr/local/bin/containerd": "/usr/bin/containerd",
-    "/usr/local/bin/ctr": "/usr/bin/ctr",
-    "/usr/local/bin/containerd-shim-runc-v2": "/usr/bin/containerd-shim-runc-v2",
     "/usr/local/sbin/runc": "/usr/sbin/runc",
     "/sbin/init": "/usr/lib/systemd/systemd",
 }

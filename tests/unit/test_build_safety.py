@@ -29,18 +29,21 @@ from harness.nodeimage.stages import StageError, Stages, cache_key
 def test_the_cache_keys_keep_their_layout():
     """The keys the build computes hold what they held (a changed layout invalidates every cache).
 
-    kubernetes and rootfs are pinned to the keys of caches made before the recipe revisions;
-    the others are computed here, in their layout, from the current recipe revisions (which a
-    change to what a stage makes bumps)."""
+    kubernetes is pinned to the key of caches made before the recipe revisions; the others are
+    computed here, in their layout, from the current recipe revisions (which a change to what a
+    stage makes bumps)."""
     go = ("go1.26.8", "x86_64", recipes.GO)
     assert build.kubernetes_key("v1.34.4", go) == "6eedcaf7579a2af1"
     sandbox = "registry.k8s.io/pause:3.10.1"
     keys = {
         "kubernetes": build.kubernetes_key("v1.34.4", go),
-        **build.binary_keys("v1.34.4", "v3.6.4", sandbox, go, kind_version="v0.30.0", machine="x86_64"),
+        **build.binary_keys(
+            "v1.34.4", "v3.6.4", "v2.3.4", sandbox, go, kind_version="v0.33.0", machine="x86_64"
+        ),
     }
-    assert keys["rootfs"] == "cb13c30bbf05f14d"
+    assert keys["rootfs"] == cache_key("rootfs", rootfs.PACKAGES, "v0.33.0", "x86_64", recipes.ROOTFS)
     assert keys["etcd"] == cache_key("etcd", "v3.6.4", go)
+    assert keys["containerd"] == cache_key("containerd", "v2.3.4", go)
     assert keys["crictl"] == cache_key("crictl", binaries.CRICTL_VERSION, go)
     assert keys["pause"] == cache_key("pause", "v1.34.4", sandbox, go)
     wanted = {"pause": [sandbox], "etcd": ["registry.k8s.io/etcd:3.6.4-0"]}
@@ -49,8 +52,18 @@ def test_the_cache_keys_keep_their_layout():
         "archives", wanted, "6eedcaf7579a2af1", keys["etcd"], keys["pause"], recipes.IMAGES
     )
     assert build.assemble_key(archives, keys) == cache_key(
-        archives, "cb13c30bbf05f14d", keys["crictl"], recipes.ASSEMBLE
+        archives, keys["rootfs"], keys["crictl"], keys["containerd"], recipes.ASSEMBLE
     )
+
+
+def test_containerd_is_the_release_kinds_base_image_builds(tmp_path):
+    dockerfile = tmp_path / "images/base/Dockerfile"
+    dockerfile.parent.mkdir(parents=True)
+    dockerfile.write_text('FROM x\nARG TARGETARCH GO_VERSION\nARG CONTAINERD_VERSION="v2.3.4"\nRUN make\n')
+    assert binaries.containerd_version(tmp_path) == "v2.3.4"
+    dockerfile.write_text("FROM x\n")
+    with pytest.raises(BuildError, match="no ARG CONTAINERD_VERSION"):
+        binaries.containerd_version(tmp_path)
 
 
 def test_a_second_build_waits_for_the_stage_and_then_finds_it_built(tmp_path, capfd):
