@@ -46,9 +46,9 @@ def usage_error(result: pytest.RunResult) -> str:
     [
         (
             ["--sph-k8s-version=1.2.3"],
-            "K8S_VERSION=1.2.3 is not supported with kind v0.30.0: use one of 1.30.x",
+            "K8S_VERSION=1.2.3 is not supported with kind v0.33.0: use 1.30.x to 1.37.x",
         ),
-        (["--sph-k8s-version=latest"], "is not a Kubernetes release such as 1.34.4 (major.minor.patch)"),
+        (["--sph-k8s-version=latest"], "is not a Kubernetes release such as 1.37.2 (major.minor.patch"),
         (
             ["--sph-kind-config=no-such-config"],
             "kind config no-such-config does not exist: give a path, or one of",
