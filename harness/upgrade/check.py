@@ -21,7 +21,6 @@ from typing import TypeVar
 
 from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
-from harness.cluster.lifecycle import node_ready
 from harness.node import Node, NodeCommandError
 from harness.staticpods.manifest import DEFAULT_NAMESPACE, Manifest, unique_name
 from harness.staticpods.pods import StaticPod, StaticPods, event_time
@@ -29,7 +28,7 @@ from harness.staticpods.ready_watch import ReadyWatch
 from harness.upgrade import swap
 from harness.upgrade.observe import ready_and_started, snapshot
 from harness.upgrade.records import BehaviourResult, Step, SwapObservation, UpgradeRecord, lines_about
-from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled, watch_until
+from harness.waiting import HoldBroken, WaitTimeout, hold_for, scaled
 
 # What real nodes run as static pods (fixtures/manifests/upgrade-*.yaml).
 POD_SHAPES = (
@@ -44,8 +43,6 @@ POD_SHAPES = (
 )
 T = TypeVar("T")
 RUN_LABEL = "static-pod-harness/upgrade-check"
-# Seconds (scaled): a restarted kubelet reports its version with the node Ready.
-NODE_READY_TIMEOUT = 180
 # Seconds every pod must keep the same containers once all are up again, so that what the new
 # kubelet does at its first sync of each pod (a restart for a changed definition) falls inside.
 SETTLE_WINDOW = 30
@@ -190,16 +187,7 @@ class UpgradeCheck:
 
     def _restart_until_ready(self, version: str) -> float:
         """Restart the kubelet; seconds until the node is Ready with a kubelet of `version`."""
-        started = time.monotonic()
-        self.node.kubelet.restart()
-        watch_until(
-            self.cluster.core.list_node,
-            lambda n: n is not None and node_ready(n) and n.status.node_info.kubelet_version == version,
-            timeout=NODE_READY_TIMEOUT,
-            expected=f"node {self.node.name} Ready with kubelet {version}",
-            field_selector=f"metadata.name={self.node.name}",
-        )
-        return time.monotonic() - started
+        return swap.restart_until_ready(self.cluster, self.node, version)
 
     def _settle(self, placed: list[StaticPod]) -> bool:
         """Until every pod is up and their running containers stay the same for SETTLE_WINDOW: what

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import posixpath
 import re
+import time
 
+from harness.cluster.cluster import Cluster
+from harness.cluster.lifecycle import node_ready
 from harness.errors import HarnessError
 from harness.node import Node
 from harness.versions import KubeVersion
+from harness.waiting import watch_until
 
 KUBELET_PATH = "/usr/bin/kubelet"
 KUBEADM_PATH = "/usr/bin/kubeadm"
@@ -32,6 +36,8 @@ IMAGE_ARCHIVE = "/tmp/static-pod-harness-upgrade-images.tar"
 STASH_DIR = "/usr/local/lib/static-pod-harness"
 # Seconds (scaled): `kubeadm upgrade node` reads the cluster's config and writes the kubelet's.
 KUBEADM_UPGRADE_TIMEOUT = 180
+# Seconds (scaled) from a kubelet restart until its node is Ready with the new kubelet.
+NODE_READY_TIMEOUT = 180
 _VERSION = re.compile(r"Kubernetes (v\d+\.\d+\.\d+\S*)")
 
 
@@ -122,3 +128,17 @@ def kubeadm_upgrade_node(node: Node, *, cgroup_v1: bool) -> None:
     failCgroupV1: false there (harness.cluster.kindconfig)."""
     skip = ["--ignore-preflight-errors=SystemVerification"] if cgroup_v1 else []
     node.run("kubeadm", "upgrade", "node", *skip, timeout=KUBEADM_UPGRADE_TIMEOUT)
+
+
+def restart_until_ready(cluster: Cluster, node: Node, version: str) -> float:
+    """Restart the node's kubelet; seconds until the node is Ready with a kubelet of `version` (v1.34.11)."""
+    started = time.monotonic()
+    node.kubelet.restart()
+    watch_until(
+        cluster.core.list_node,
+        lambda n: n is not None and node_ready(n) and n.status.node_info.kubelet_version == version,
+        timeout=NODE_READY_TIMEOUT,
+        expected=f"node {node.name} Ready with kubelet {version}",
+        field_selector=f"metadata.name={node.name}",
+    )
+    return time.monotonic() - started

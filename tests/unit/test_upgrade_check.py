@@ -172,7 +172,7 @@ class Setup:
         )
         monkeypatch.setattr(check, "ReadyWatch", FakeReadyWatch)
         monkeypatch.setattr(check, "snapshot", self.snapshot)
-        monkeypatch.setattr(check, "watch_until", self.watch_until)
+        monkeypatch.setattr(check.swap, "watch_until", self.watch_until)
         monkeypatch.setattr(check, "hold_for", self.hold_for)
 
     def snapshot(self, pod: FakePod) -> PodRecord:
