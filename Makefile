@@ -14,12 +14,14 @@ KIND_CONFIG ?= single-node
 NODE_IMAGE ?= auto
 ARTIFACTS ?= artifacts
 KEEP_CLUSTER ?=
+KUBELET_VERSION ?=
 PYTEST_ARGS ?=
 JOBS ?= 4
 .DEFAULT_GOAL := help
 
 # The suite's options, whoever runs it (make e2e, make soak, make speed).
 SUITE_OPTS = --sph-k8s-version=$(K8S_VERSION) --sph-kind-config=$(KIND_CONFIG) --sph-kind-bin=$(KIND) \
+	$(if $(KUBELET_VERSION),--sph-kubelet-version=$(KUBELET_VERSION)) \
 	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) $(PYTEST_ARGS)
 E2E_OPTS = $(SUITE_OPTS) --sph-artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
 	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--sph-keep-cluster)

@@ -25,6 +25,7 @@ from harness.interrupts import handle_interrupts, on_interrupt
 from harness.plugin import settling
 from harness.plugin.options import Settings, settings_from_options
 from harness.plugin.results import RunResults
+from harness.plugin.skew import kubelets_swapped
 from harness.provision.provisioner import Provisioner, ProvisionRequest
 from harness.staticpods.control_plane import repair_parked_api_server
 from harness.staticpods.pods import StaticPods
@@ -100,7 +101,11 @@ def static_pod_provisioner(
     if failure is not None:  # outside the except block: one line, not a chain of two exceptions
         _no_cluster(settings, failure)
     made = Provisioner(
-        request, client, failed=lambda: pytestconfig.stash[FAILED], on_reuse=repair_parked_api_server
+        request,
+        client,
+        failed=lambda: pytestconfig.stash[FAILED],
+        on_reuse=repair_parked_api_server,
+        on_create=kubelets_swapped(settings.kubelet_version) if settings.kubelet_version else lambda c: None,
     )
     handle_interrupts()
     on_interrupt(made.abort)

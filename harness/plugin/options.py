@@ -23,6 +23,7 @@ from harness.cluster.kind import Kind
 from harness.errors import HarnessError
 from harness.nodeimage.choose import NODE_IMAGE_CHOICES
 from harness.paths import find_kind
+from harness.upgrade.binary import MAX_KUBELET_SKEW
 from harness.versions import DEFAULT_K8S_VERSION, KubeVersion
 from harness.waiting import set_timeout_scale
 
@@ -206,8 +207,14 @@ SKIP_WITHOUT_CLUSTER = Option(
     default=False,
     old="--skip-without-cluster",
 )
+KUBELET_VERSION = Option(
+    "kubelet-version",
+    "a skewed cluster: every node's kubelet swapped for this release's once the cluster is made (the "
+    "control plane stays at --sph-k8s-version), as in the middle of a rolling upgrade",
+)
 OPTIONS = (
     K8S_VERSION,
+    KUBELET_VERSION,
     KIND_CONFIG,
     NODE_IMAGE,
     KIND_BIN,
@@ -238,6 +245,8 @@ class Settings:
     skip_without_cluster: bool
     # The user's own image, loaded into every node instead of the suite's testapp.
     test_image: str | None
+    # Every node's kubelet at this older release (a skewed cluster), or None: the node image's own.
+    kubelet_version: KubeVersion | None = None
 
 
 def settings_from_options(config: pytest.Config) -> Settings:
@@ -247,8 +256,11 @@ def settings_from_options(config: pytest.Config) -> Settings:
     kind_bin = find_kind(option_value(config, KIND_BIN))
     Kind(kind_bin).check()
     set_timeout_scale(option_value(config, TIMEOUT_SCALE))
+    k8s_version = KubeVersion.parse(str(option_value(config, K8S_VERSION)))
+    kubelet = option_value(config, KUBELET_VERSION)
     return Settings(
-        k8s_version=KubeVersion.parse(str(option_value(config, K8S_VERSION))),
+        k8s_version=k8s_version,
+        kubelet_version=skewed_kubelet(KubeVersion.parse(str(kubelet)), k8s_version) if kubelet else None,
         node_image=str(option_value(config, NODE_IMAGE)),
         kind_config=kind_config,
         cluster_name=_cluster_name(config),
@@ -260,6 +272,17 @@ def settings_from_options(config: pytest.Config) -> Settings:
         and os.environ.get("CI") != "true",
         test_image=option_value(config, TEST_IMAGE),
     )
+
+
+def skewed_kubelet(kubelet: KubeVersion, control_plane: KubeVersion) -> KubeVersion:
+    """A kubelet the control plane supports (version-skew policy): not newer, at most 3 minors older."""
+    if not kubelet < control_plane or control_plane.minor - kubelet.minor > MAX_KUBELET_SKEW:
+        raise HarnessError(
+            f"{KUBELET_VERSION.flag}={kubelet} with the control plane at {control_plane}: a kubelet is older "
+            f"than the API server by at most {MAX_KUBELET_SKEW} minors (version-skew policy); use a "
+            f"release from 1.{control_plane.minor - MAX_KUBELET_SKEW}.x, older than {control_plane}"
+        )
+    return kubelet
 
 
 def artifacts_dir(config: pytest.Config) -> Path:

@@ -67,6 +67,9 @@ class Provisioner:
     # What a reused cluster needs before tests run on it (a layer above knows: the plugin and bench pass
     # harness.staticpods.control_plane.repair_parked_api_server, which puts back a parked API server).
     on_reuse: Callable[[Cluster], None] = lambda cluster: None
+    # What a cluster this run made needs before tests run on it (the plugin passes the kubelet swap of
+    # --sph-kubelet-version, which makes a skewed cluster).
+    on_create: Callable[[Cluster], None] = lambda cluster: None
     _image: NodeImage | None = field(default=None, init=False)
     _image_error: str | None = field(default=None, init=False)
     _test_image: str | None = field(default=None, init=False)
@@ -169,6 +172,8 @@ class Provisioner:
         self._current = (kind_config, cluster)
         if self.request.reuse:
             self.on_reuse(cluster)
+        else:
+            self.on_create(cluster)
         with heartbeat(f"loading {self._test_image} into {cluster.name}", log):
             cluster.kind.load_docker_image(self._test_image)
 

@@ -11,7 +11,9 @@ import sys
 
 import pytest
 
-from harness.plugin.options import OPTIONS
+from harness.errors import HarnessError
+from harness.plugin.options import OPTIONS, skewed_kubelet
+from harness.versions import KubeVersion
 
 SHOWS_SETTINGS = """
 def test_settings(static_pod_settings):
@@ -190,3 +192,28 @@ def test_pytest_kinds_kind_cluster_is_the_harness_cluster(pytester):
     )
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize(
+    "kubelet, control_plane, refused",
+    [
+        ("1.34.11", "1.37.2", False),
+        ("1.37.0", "1.37.2", False),
+        ("1.37.2", "1.37.2", True),
+        ("1.38.0-beta.0", "1.37.2", True),
+        ("1.33.13", "1.37.2", True),
+    ],
+)
+def test_a_skewed_kubelet_is_one_the_control_plane_supports(kubelet, control_plane, refused):
+    if not refused:
+        assert skewed_kubelet(
+            KubeVersion.parse(kubelet), KubeVersion.parse(control_plane)
+        ) == KubeVersion.parse(kubelet)
+        return
+    with pytest.raises(HarnessError) as raised:
+        skewed_kubelet(KubeVersion.parse(kubelet), KubeVersion.parse(control_plane))
+    assert str(raised.value) == (
+        f"--sph-kubelet-version={kubelet} with the control plane at {control_plane}: a kubelet is older "
+        "than the API server by at most 3 minors (version-skew policy); use a release from 1.34.x, older "
+        "than 1.37.2"
+    )

@@ -198,6 +198,21 @@ def test_clusters_are_named_per_config_and_share_one_node_image(world: World, tm
     assert provisioner.test_image == TEST_IMAGE
 
 
+def test_a_made_cluster_is_readied_by_on_create_a_reused_one_by_on_reuse(
+    world: World, tmp_path: Path
+) -> None:
+    made, reused = [], []
+
+    def provisioner(**request: Any) -> Provisioner:
+        built = make(tmp_path, **request)
+        built.on_create, built.on_reuse = made.append, reused.append
+        return built
+
+    created = provisioner().ready_cluster(SINGLE)
+    found = provisioner(reuse="theirs").ready_cluster(SINGLE)
+    assert (made, reused) == ([created], [found])
+
+
 @pytest.mark.parametrize("version, said", [("1.34.11", 0), ("1.35.8", 1)])
 def test_a_cgroup_v1_host_is_said_once_where_the_kubelet_needs_telling(
     world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str], version: str, said: int
