@@ -110,9 +110,9 @@ def test_kubelet_restarted_without_api_server_applies_a_replaced_manifest_before
     pod.assert_container_kept(new)
     assert pod.node.crictl.containers(state="running", pod=old.pod_sandbox_id) == []
     record_observation(
-        "the old pod kept running until the API server was back"
+        "the old pod was still running when the replacement ran, the API server down"
         if old_still_runs
-        else "the old pod stopped at once"
+        else "the old pod had stopped when the replacement ran"
     )
 
 
@@ -122,7 +122,7 @@ def test_kubelet_lists_its_static_pods_on_its_own_pods_endpoint_while_the_api_se
 ):
     """standalone_test.go "the pod should be running" (read from the kubelet's read-only /pods endpoint);
     kubelet-config readOnlyPort (off by default; turned on once the API server is down, since the kubelet
-    drops a manifest removal that comes within a second or so of its restart: k/k #116880, README)."""
+    drops a manifest removal that comes within a second or so of its restart: k/k #116880, docs/parity.md)."""
     node = kind_cluster_ready.control_plane
 
     with api_server_stopped(kind_cluster_ready):

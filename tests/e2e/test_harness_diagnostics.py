@@ -23,7 +23,7 @@ FAILING_TEST = textwrap.dedent("""
 def test_a_failing_test_writes_the_diagnostics_bundle(
     pytester, pytestconfig, kind_cluster_ready, static_pod_settings
 ):
-    """README "Diagnostics"; issue: the failure bundle (journal, crictl, manifests, mirror, events)."""
+    """docs/running.md (diagnostics): the failure bundle (journal, crictl, manifests, mirror, events)."""
     pytester.makepyfile(test_fails=FAILING_TEST)
     artifacts = pytester.path / "artifacts"
 

@@ -56,7 +56,7 @@ EXIT_TIMEOUT = 60
 def test_ctrl_c_deletes_the_cluster_first(
     pytester, pytestconfig, kind_cluster_ready, static_pod_settings, when
 ):
-    """README "Interrupts": Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
+    """docs/interrupts.md: Ctrl-C or SIGTERM deletes the run's clusters before anything else."""
     pytester.makepyfile(test_blocking=BLOCKING_TESTS)
     (test, blocked, signum, xdist), name = SCENARIOS[when], unique_name("interrupted")
     stderr = pytester.path / "stderr.txt"

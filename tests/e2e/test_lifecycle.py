@@ -131,7 +131,7 @@ def test_manifest_removed_and_put_back_at_once_runs_again_with_restart_count_1_a
 ):
     """mirror_pod_test.go "should successfully recreate when file is removed and recreated" (the same
     content is the same pod UID: its container restarts once); k/k #104648, #107733. The kubelet sometimes
-    counts 0 instead, a race upstream's own test flakes on (k/k #116714, #122132; README, parity table):
+    counts 0 instead, a race upstream's own test flakes on (k/k #116714, #122132; docs/parity.md):
     such a try is recorded and made again with a new pod, up to PUT_BACK_TRIES times."""
     pod, counts = _removed_and_put_back_until_the_race_is_not_lost(static_pods, record_measurement)
 

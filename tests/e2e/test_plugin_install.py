@@ -1,5 +1,5 @@
 """The plugin as another team uses it: the wheel built, installed into a fresh virtualenv outside
-this checkout, and the README's "Use it in your own repository" example run against this
+this checkout, and docs/writing-a-test.md's "Use it in your own repository" example run against this
 session's cluster (--reuse-cluster: no second cluster is made). Then an unrelated suite, with and
 without the installed plugin (tests/unit/test_plugin_inert.py), gives the same results.
 """
@@ -24,9 +24,10 @@ PIP_TIMEOUT = 600
 EXAMPLE_TIMEOUT = 600
 
 
-def readme_example() -> tuple[str, str]:
-    """The section's Python test and its manifest, as the README shows them."""
-    section = (PROJECT_ROOT / "README.md").read_text().split(EXAMPLE_SECTION, 1)[1].split("\n## ", 1)[0]
+def docs_example() -> tuple[str, str]:
+    """The section's Python test and its manifest, as docs/writing-a-test.md shows them."""
+    page = (PROJECT_ROOT / "docs/writing-a-test.md").read_text()
+    section = page.split(EXAMPLE_SECTION, 1)[1].split("\n## ", 1)[0]
     (test,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
     (manifest,) = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
     return test, manifest
@@ -38,7 +39,7 @@ def run(*command: str | Path, cwd: Path, timeout: float) -> subprocess.Completed
     return proc
 
 
-def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_cluster(
+def test_the_wheel_in_a_fresh_venv_runs_the_docs_example_on_this_sessions_cluster(
     tmp_path, kind_cluster_ready, static_pod_settings, static_pod_test_image, pytestconfig
 ):
     started, options = time.monotonic(), static_pod_settings
@@ -62,7 +63,7 @@ def test_the_wheel_in_a_fresh_venv_runs_the_readme_example_on_this_sessions_clus
     installed = time.monotonic()
 
     project = tmp_path / "their-repo"
-    test, manifest = readme_example()
+    test, manifest = docs_example()
     (project / "deploy").mkdir(parents=True)
     (project / "test_agent.py").write_text(test)
     (project / "deploy/agent.yaml").write_text(manifest)
