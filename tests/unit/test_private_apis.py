@@ -19,9 +19,9 @@ import docker
 import execnet
 import pytest
 from _pytest.junitxml import xml_key
-from docker.utils.socket import consume_socket_output, demux_adaptor, frames_iter
 from xdist.scheduler import LoadScopeScheduling
 
+from harness.node import transport
 from harness.plugin.parallel import KindConfigScheduling
 
 
@@ -120,8 +120,8 @@ def serve_one_exec_start(listener: socket.socket, frames: bytes) -> None:
 
 def test_docker_py_exec_socket_has_its_socket_and_response_and_reads_as_frames(tmp_path: Path) -> None:
     """harness/node/transport.py: exec_start(socket=True) on a unix socket hands back a connection
-    whose `_sock` takes the gate line and whose `_response` closes it; docker.utils.socket's
-    frames_iter, demux_adaptor and consume_socket_output read stdout and stderr from it."""
+    whose `_sock` takes the gate line and from which the transport's own reader reads stdout and
+    stderr, and whose `_response` closes it."""
     path = tmp_path / "docker.sock"
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(str(path))
@@ -133,9 +133,7 @@ def test_docker_py_exec_socket_has_its_socket_and_response_and_reads_as_frames(t
         client = docker.APIClient(base_url=f"unix://{path}", version="1.44", timeout=10)
         connection = client.exec_start("exec-id", socket=True)
         assert isinstance(connection._sock, socket.socket)
-        connection._sock.sendall(b"\n")
-        read = (demux_adaptor(*frame) for frame in frames_iter(connection, tty=False))
-        assert consume_socket_output(read, demux=True) == (b"out", b"err")
+        assert transport._open_gate_and_read(connection, limit=10) == (b"out", b"err")
         connection._response.close()
         assert connection.closed
     finally:
