@@ -20,9 +20,9 @@ JOBS ?= 4
 .DEFAULT_GOAL := help
 
 # The suite's options, whoever runs it (make e2e, make soak, make speed).
+XDIST = $(if $(filter-out 0 1,$(JOBS)),-n $(JOBS))
 SUITE_OPTS = --sph-k8s-version=$(K8S_VERSION) --sph-kind-config=$(KIND_CONFIG) --sph-kind-bin=$(KIND) \
-	$(if $(KUBELET_VERSION),--sph-kubelet-version=$(KUBELET_VERSION)) \
-	$(if $(filter-out 0 1,$(JOBS)),-n $(JOBS)) $(PYTEST_ARGS)
+	$(if $(KUBELET_VERSION),--sph-kubelet-version=$(KUBELET_VERSION)) $(XDIST) $(PYTEST_ARGS)
 E2E_OPTS = $(SUITE_OPTS) --sph-artifacts-dir=$(ARTIFACTS) --junitxml=$(ARTIFACTS)/junit.xml \
 	$(if $(filter 1 yes true,$(KEEP_CLUSTER)),--sph-keep-cluster)
 # The node image is chosen (and built, when offline) before pytest starts, so that a bad
@@ -155,12 +155,12 @@ upgrade-check: venv host-setup ## FROM=<v> [TO=<v>] [SCOPE=node|cluster] [MANIFE
 K8S_VERSIONS ?= $(shell $(PYTHON) -m harness.versions conformance)
 conformance: venv host-setup ## the suite on each of K8S_VERSIONS, then the behaviour x version report
 	$(PY) -m harness.tools.conformance matrix --artifacts=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
-		--kind-bin=$(KIND) $(K8S_VERSIONS) -- $(PYTEST_ARGS)
+		--kind-bin=$(KIND) $(K8S_VERSIONS) -- $(XDIST) $(PYTEST_ARGS)
 
 # One version into one result directory ($(ARTIFACTS)), as each CI job of a fan-out runs it.
 conformance-version: venv host-setup ## one K8S_VERSION into one result directory, as a CI fan-out job
 	$(PY) -m harness.tools.conformance version --result-dir=$(ARTIFACTS) --node-image=$(NODE_IMAGE) \
-		--kind-bin=$(KIND) $(K8S_VERSION) -- $(PYTEST_ARGS)
+		--kind-bin=$(KIND) $(K8S_VERSION) -- $(XDIST) $(PYTEST_ARGS)
 
 # Merge result directories (this machine's or other CI jobs') into $(ARTIFACTS)/conformance.*
 ARTIFACTS_FROM ?=

@@ -154,7 +154,7 @@ def test_the_version_step_runs_one_versions_suite_into_its_result_directory(tmp_
         "K8S_VERSION=1.34.4",
         "NODE_IMAGE=auto",
         "ARTIFACTS=results/1.34.4",
-        "PYTEST_ARGS=-n 4",
+        "JOBS=4",
     ]
 
 
