@@ -10,7 +10,7 @@ from pathlib import Path
 from harness.upgrade.apiprobe import Sample, control_plane_pods, failed_seconds, outages
 from harness.upgrade.diff import ControlPlaneFinding, check_result, diff_upgrade
 from harness.upgrade.records import MirrorSeen, Outage, Step, UpgradeRecord
-from harness.upgrade.report import write_reports
+from harness.upgrade.report import read_records, write_reports
 from harness.upgrade.stage import component_of
 from harness.upgrade.timeline import build_timeline, render_svg, render_text
 
@@ -196,3 +196,9 @@ def test_kubeadms_images_are_named_by_component() -> None:
     assert component_of("registry.k8s.io/kube-apiserver:v1.37.2") == "kube-apiserver"
     assert component_of("registry.k8s.io/coredns/coredns:v1.12.1") == "coredns"
     assert component_of("registry.k8s.io/etcd:3.6.5-0") == "etcd"
+
+
+def test_a_control_plane_record_reads_back_from_upgrade_json(tmp_path: Path) -> None:
+    record = control_plane_record()
+    paths = write_reports([record], tmp_path, "report")
+    assert read_records(paths["json"]) == (record,)
