@@ -26,7 +26,8 @@ LABEL_CHARS = 46  # a longer pod name is cut at its start (the full name on hove
 PLOT_WIDTH = 900
 STRIP_HEIGHT = 22
 STRIP_GAP = 6
-TOP = 40  # room for the step labels
+STEP_ROW = 13  # height of one row of step labels above the strips
+CHAR_WIDTH = 6.2  # about how wide one character of the 11px labels is
 BOTTOM = 26  # room for the time axis
 
 
@@ -170,12 +171,15 @@ def render_text(timeline: Timeline) -> list[str]:
 def render_svg(timeline: Timeline) -> str:
     """The timeline as one inline <svg>: a strip per pod, not-Ready spans red, restarts as triangles,
     mirror deletions as diamonds, the steps as dashed lines with their names on top."""
-    height = TOP + len(timeline.strips) * (STRIP_HEIGHT + STRIP_GAP) + BOTTOM
     width = LABEL_WIDTH + PLOT_WIDTH + 24
     length = max(timeline.length, 1.0)
 
     def x(seconds: float) -> float:
         return round(LABEL_WIDTH + PLOT_WIDTH * min(max(seconds, 0.0), length) / length, 1)
+
+    labels = _step_labels([(x(t), f"{what} (+{t:.1f} s)") for t, what in timeline.steps], width)
+    top = STEP_ROW * (max((row for _, _, row, _ in labels), default=0) + 1) + 14
+    height = top + len(timeline.strips) * (STRIP_HEIGHT + STRIP_GAP) + BOTTOM
 
     parts = [
         f'<svg class="timeline" width="{width}" height="{height}" '
@@ -185,7 +189,7 @@ def render_svg(timeline: Timeline) -> str:
         ".user{font-weight:600}.unknown{fill:none;stroke:#8250df;stroke-width:1.5}</style>",
     ]
     for row, strip in enumerate(timeline.strips):
-        y = TOP + row * (STRIP_HEIGHT + STRIP_GAP)
+        y = top + row * (STRIP_HEIGHT + STRIP_GAP)
         mid = y + STRIP_HEIGHT / 2
         label = strip.name + (" (yours)" if strip.user else "")
         shown = label if len(label) <= LABEL_CHARS else "…" + label[-(LABEL_CHARS - 1) :]
@@ -217,13 +221,11 @@ def render_svg(timeline: Timeline) -> str:
                 points = f"{cx},{y + 2} {cx + 6},{mid} {cx},{y + STRIP_HEIGHT - 2} {cx - 6},{mid}"
             css = f"{mark.kind} unknown" if mark.at is None else mark.kind
             parts.append(f'<polygon class="{css}" points="{points}"><title>{title}</title></polygon>')
-    bottom = TOP + len(timeline.strips) * (STRIP_HEIGHT + STRIP_GAP)
-    for number, (seconds, what) in enumerate(timeline.steps):
-        sx = x(seconds)
-        parts.append(f'<line class="step" x1="{sx}" y1="{TOP - 4}" x2="{sx}" y2="{bottom}"/>')
-        parts.append(
-            f'<text x="{sx + 3}" y="{12 + 13 * (number % 2)}">{_e(f"{what} (+{seconds:.1f} s)")}</text>'
-        )
+    bottom = top + len(timeline.strips) * (STRIP_HEIGHT + STRIP_GAP)
+    for sx, text, row, anchor in labels:
+        parts.append(f'<line class="step" x1="{sx}" y1="{STEP_ROW * row + 4}" x2="{sx}" y2="{bottom}"/>')
+        tx = sx + 3 if anchor == "start" else sx - 3
+        parts.append(f'<text x="{tx}" y="{STEP_ROW * (row + 1)}" text-anchor="{anchor}">{_e(text)}</text>')
     for tick in _ticks(length):
         parts.append(f'<text x="{x(tick)}" y="{bottom + 16}" text-anchor="middle">+{tick:g} s</text>')
     parts.append("</svg>")
@@ -238,6 +240,26 @@ LEGEND = (
     'recorded)</span>, <span style="color:#0969da">■ manifest rewritten by kubeadm</span>, '
     "dashed lines the steps. Hover for times.</p>"
 )
+
+
+def _step_labels(steps: list[tuple[float, str]], width: float) -> list[tuple[float, str, int, str]]:
+    """Each step's label (x, text, row, anchor): on the first row where it overlaps no other label,
+    to the left of its line when it would run past the right edge."""
+    rows: list[list[tuple[float, float]]] = []
+    placed = []
+    for sx, text in steps:
+        size = len(text) * CHAR_WIDTH + 6
+        anchor = "start" if sx + size <= width else "end"
+        span = (sx, sx + size) if anchor == "start" else (sx - size, sx)
+        row = next(
+            (i for i, taken in enumerate(rows) if all(span[0] > b or span[1] < a for a, b in taken)), None
+        )
+        if row is None:
+            rows.append([])
+            row = len(rows) - 1
+        rows[row].append(span)
+        placed.append((sx, text, row, anchor))
+    return placed
 
 
 def _ticks(length: float) -> list[float]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness.upgrade.diff import diff_upgrade
 from harness.upgrade.records import ReadyTransition, Step, SwapObservation, UpgradeRecord
-from harness.upgrade.timeline import build_timeline, render_svg, render_text
+from harness.upgrade.timeline import _step_labels, build_timeline, render_svg, render_text
 
 DATA = Path(__file__).parent / "data/upgrade"
 
@@ -74,3 +74,21 @@ def test_steps_a_deleted_mirror_and_the_users_pods_are_drawn() -> None:
         f"- {strip.name} (yours): +7.0 s mirror deleted; +7.0 s not Ready until +9.0 s (2.0 s, MirrorDeleted)"
         in (render_text(timeline))
     )
+
+
+def test_step_labels_close_together_go_on_rows_of_their_own_and_stay_inside() -> None:
+    labels = _step_labels(
+        [
+            (300.0, "kubeadm upgrade node"),
+            (320.0, "kubelet restarted"),
+            (600.0, "far"),
+            (1200.0, "pods settled"),
+        ],
+        1224,
+    )
+    assert [(row, anchor) for _, _, row, anchor in labels] == [
+        (0, "start"),
+        (1, "start"),
+        (0, "start"),
+        (0, "end"),
+    ]
