@@ -82,6 +82,14 @@ def _run(container: Container, script: str) -> str:
     return stdout.decode(errors="replace")
 
 
+# kind's base Dockerfile: the spec every container starts from, made by the node's own containerd's
+# ctr (so it is made here, once containerd is in the image), with kind's hook that mounts product files.
+CRI_BASE_SPEC = """ctr oci spec \\
+  | jq '.hooks.createContainer[.hooks.createContainer | length] |=
+        . + {"path": "/kind/bin/mount-product-files.sh"}' \\
+  | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json"""
+
+
 def assemble(
     client: docker.DockerClient,
     *,
@@ -112,6 +120,7 @@ def assemble(
             f"copying {len(archives)} image archives and the node's binaries into the build container"
         ):
             container.put_archive("/", _tar(files))
+        _run(container, CRI_BASE_SPEC)
         _run(
             container,
             "nohup containerd >/var/log/containerd-build.log 2>&1 &\n"

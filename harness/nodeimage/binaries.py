@@ -104,6 +104,27 @@ def go_build_counts(stderr: str) -> str:
     return f"{compiled} packages compiled" + (f", {downloaded} modules downloaded" if downloaded else "")
 
 
+def kubernetes_module(version: KubeVersion) -> gomodule.Module:
+    """The unpacked k8s.io/kubernetes module of `version`; one line when the proxy does not serve it.
+
+    A release whose go.mod needs a newer Go than the local one (1.38: go 1.27) is not unpacked by the
+    local Go (GOTOOLCHAIN=local): it is downloaded again by the Go it names, which the go command
+    fetches from the module proxy; its build then uses its own .go-version (toolchain.py)."""
+    try:
+        try:
+            return gomodule.download("k8s.io/kubernetes", version.tag)
+        except gomodule.NotServed as exc:
+            if "requires go >=" not in exc.reason:
+                raise
+            newer_go = {**os.environ, "GOTOOLCHAIN": "auto"}
+            return gomodule.download("k8s.io/kubernetes", version.tag, env=newer_go)
+    except gomodule.NotServed as exc:
+        raise gomodule.GoModuleError(
+            f"Kubernetes {version} is not served by the Go module proxy ({exc.reason}): use another "
+            f"release; the newest 1.{version.minor} known to build is {version.row.newest}"
+        ) from None
+
+
 def version_ldflags(version: KubeVersion, build_date: str) -> str:
     """What hack/lib/version.sh sets: kubeadm reads gitVersion to choose image tags."""
     flags = ["-s", "-w"]
@@ -119,7 +140,7 @@ def version_ldflags(version: KubeVersion, build_date: str) -> str:
 
 
 def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
-    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    k8s = kubernetes_module(version)
     gomod_text = k8s.gomod.read_text()
     release_date = _module_time(k8s)
     GoBuild(
@@ -138,7 +159,7 @@ def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
 
 def etcd_version(version: KubeVersion) -> str:
     """The etcd release kubeadm of this Kubernetes version deploys, e.g. 3.6.5-0."""
-    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    k8s = kubernetes_module(version)
     constants = (k8s.dir / "cmd/kubeadm/app/constants/constants.go").read_text()
     match = re.search(r'DefaultEtcdVersion\s*=\s*"([^"]+)"', constants)
     if not match:
@@ -196,7 +217,7 @@ def build_crictl(work: Path, out: Path) -> None:
 
 def build_pause(version: KubeVersion, pause_tag: str, out: Path) -> None:
     """Kubernetes' own pause.c (build/pause/linux in k8s.io/kubernetes), linked statically."""
-    k8s = gomodule.download("k8s.io/kubernetes", version.tag)
+    k8s = kubernetes_module(version)
     source = k8s.dir / "build/pause/linux/pause.c"
     cc = shutil.which("gcc") or shutil.which("cc")
     if cc is None:

@@ -93,20 +93,9 @@ def assemble_key(archives: str, keys: dict[str, str]) -> str:
     return cache_key(archives, keys["rootfs"], keys["crictl"], keys["containerd"], recipes.ASSEMBLE)
 
 
-def kubernetes_module(version: KubeVersion) -> Path:
-    """The unpacked k8s.io/kubernetes module of `version`; one line when the proxy does not serve it."""
-    try:
-        return gomodule.download("k8s.io/kubernetes", version.tag).dir
-    except gomodule.NotServed as exc:
-        raise gomodule.GoModuleError(
-            f"Kubernetes {version} is not served by the Go module proxy ({exc.reason}): use another "
-            f"release; the newest 1.{version.minor} known to build is {version.row.newest}"
-        ) from None
-
-
 def _kubernetes_stage(version: KubeVersion, stages: Stages) -> tuple[Path, str]:
     """The Kubernetes binaries of `version`, built with its release's toolchain, and their key."""
-    release = toolchain.choose(version, kubernetes_module(version))
+    release = toolchain.choose(version, binaries.kubernetes_module(version).dir)
     go = _go_key(release)
     log(f"{version.tag} builds with {go[0]}: {release.reason}")
     key = kubernetes_key(version.tag, go)
@@ -129,7 +118,7 @@ def build(version: KubeVersion, client: docker.DockerClient) -> str:
 
 
 def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) -> str:
-    kubernetes_module(version)
+    binaries.kubernetes_module(version)
     cache = cache_dir()
     kind_dir = gomodule.download("sigs.k8s.io/kind", KIND_VERSION).dir
     kind_files = kind_dir / "images/base/files"

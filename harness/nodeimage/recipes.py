@@ -11,6 +11,6 @@ below that the keys held until then, so the caches made before stay valid.
 from __future__ import annotations
 
 GO = "ae205982f9aaccf9"  # binaries.py, gomodule.py: the throw-away modules, flags, pause
-ROOTFS = "containerd-built-here"  # rootfs.py: packages, kind's files, the Dockerfile's steps
+ROOTFS = "containerd-and-its-spec-elsewhere"  # rootfs.py: packages, kind's files, the Dockerfile's steps
 IMAGES = "fbdf3c42fda7714f"  # images.py: one FROM scratch image per binary, names (index.json too)
-ASSEMBLE = "node-binaries-by-path"  # assemble.py: the base image's changes, the node's files
+ASSEMBLE = "containerd-and-cri-base-spec"  # assemble.py: the base image's changes, the node's files

@@ -141,10 +141,6 @@ def configure(root: Path) -> None:
         systemctl enable kubelet.service containerd.service undo-mount-hacks.service 2>/dev/null
         systemctl mask systemd-binfmt.service 2>/dev/null
         mkdir -p /etc/kubernetes/manifests
-        ctr oci spec \
-          | jq '.hooks.createContainer[.hooks.createContainer | length] |=
-                . + {"path": "/kind/bin/mount-product-files.sh"}' \
-          | jq 'del(.process.rlimits)' > /etc/containerd/cri-base.json
         apt-get clean
         rm -rf /var/lib/apt/lists/* /var/log/*.log /debootstrap
     """,

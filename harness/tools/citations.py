@@ -19,9 +19,9 @@ from pathlib import Path
 
 from harness import cli
 from harness.errors import HarnessError
-from harness.nodeimage import gomodule
+from harness.nodeimage.binaries import kubernetes_module
 from harness.paths import PROJECT_ROOT
-from harness.versions import DEFAULT_K8S_VERSION, MINORS
+from harness.versions import DEFAULT_K8S_VERSION, MINORS, KubeVersion
 
 # The suite's default version and the newest release of the table (a pre-release): a cited name
 # must be in one of them (some tests exist only from 1.36 on, e.g. static_pod_test.go).
@@ -104,7 +104,7 @@ def wrong_citations(found: Iterable[Citation], upstream_dirs: list[Path]) -> lis
 
 
 def check(test_dir: Path) -> None:
-    upstream = [gomodule.download("k8s.io/kubernetes", v).dir for v in UPSTREAM_VERSIONS]
+    upstream = [kubernetes_module(KubeVersion.parse(v)).dir for v in UPSTREAM_VERSIONS]
     found = list(citations(sorted(test_dir.glob("test_*.py"))))
     problems = wrong_citations(found, upstream)
     for line in problems:

@@ -1,10 +1,11 @@
 import json
 import os
+from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
-from harness.nodeimage import build, gomodule, images, toolchain
+from harness.nodeimage import binaries, build, gomodule, images, toolchain
 from harness.nodeimage.binaries import BuildError, version_ldflags
 from harness.nodeimage.stages import STAMP, Stages, cache_key
 from harness.versions import KubeVersion
@@ -120,6 +121,20 @@ def test_a_release_that_needs_a_newer_go_builds_with_its_own(tmp_path):
     assert chain.gotoolchain == "go1.27.3"
 
 
+def test_a_release_that_needs_a_newer_go_is_downloaded_by_that_go(monkeypatch):
+    calls = []
+
+    def download(path, version, env=None):
+        calls.append(env and env["GOTOOLCHAIN"])
+        if env is None:
+            raise gomodule.NotServed("...", "k8s.io/kubernetes@v1.38.0-beta.0 requires go >= 1.27.0 (...)")
+        return gomodule.Module(path, version, Path("/mod"), Path("/mod.go.mod"))
+
+    monkeypatch.setattr(gomodule, "download", download)
+    assert binaries.kubernetes_module(KubeVersion.parse("1.38.0-beta.0")).dir == Path("/mod")
+    assert calls == [None, "auto"]
+
+
 def test_a_release_the_proxy_does_not_serve_is_one_line_naming_one_that_builds(monkeypatch):
     def refuse(path, version):
         raise gomodule.NotServed(
@@ -128,7 +143,7 @@ def test_a_release_the_proxy_does_not_serve_is_one_line_naming_one_that_builds(m
 
     monkeypatch.setattr(gomodule, "download", refuse)
     with pytest.raises(HarnessError) as error:
-        build.kubernetes_module(KubeVersion.parse("1.37.3"))
+        binaries.kubernetes_module(KubeVersion.parse("1.37.3"))
     assert str(error.value) == (
         "Kubernetes 1.37.3 is not served by the Go module proxy (403 Forbidden): use another release; "
         "the newest 1.37 known to build is 1.37.2"
