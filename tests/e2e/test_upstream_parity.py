@@ -25,6 +25,7 @@ from harness.waiting import deliberate, hold_for, poll_until
 
 GRACE = 20  # seconds: fixtures/manifests/slow-to-stop.yaml, as upstream's createStaticPodWithGracePeriod
 HOLD_MARGIN = 1  # the hold ends this much before the grace period does (upstream holds 19 s of 20)
+STOP_TIMEOUT = 10  # seconds between crictl stop's SIGTERM and its SIGKILL
 ENV_FILE = b"CONFIG_1='value1'\nCONFIG_2='value2'\n"  # what upstream's init container writes
 
 
@@ -43,13 +44,19 @@ def test_envfiles_static_pod_reads_its_env_from_a_file_written_before_it_starts(
     volume = f"/var/lib/kubelet/pods/{setup.pod_uid}/volumes/kubernetes.io~empty-dir/config"
 
     pod.node.file(posixpath.join(volume, "config.env")).write_bytes(ENV_FILE)
-    pod.node.crictl.stop(setup.id)  # testapp exits 0 on SIGTERM: the init container has completed
+    _complete(pod.node, setup.id)
 
     app = pod.wait_running("use-envfile")
     envs = {e["key"]: e["value"] for e in pod.node.crictl.inspect(app.id)["info"]["config"]["envs"]}
     assert (envs.get("CONFIG_1"), envs.get("CONFIG_2")) == ("value1", "value2")
     assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
     record_observation("the app's env holds the file's values; the mirror runs")
+
+
+def _complete(node, container_id: str) -> None:
+    """Stop a testapp container with SIGTERM, on which it exits 0 (`crictl stop` with no timeout sends
+    SIGKILL at once, exit 137: a failed init container, which the kubelet runs again)."""
+    node.run("crictl", "stop", "--timeout", str(STOP_TIMEOUT), container_id)
 
 
 def test_updated_manifests_old_mirror_keeps_its_uid_and_runs_through_the_grace_period(
@@ -139,7 +146,7 @@ def test_a_kubelet_with_no_api_server_configured_runs_static_pods_and_their_env_
             setup = envfiles.wait_running("setup-envfile")
             volume = f"/var/lib/kubelet/pods/{setup.pod_uid}/volumes/kubernetes.io~empty-dir/config"
             node.file(posixpath.join(volume, "config.env")).write_bytes(ENV_FILE)
-            node.crictl.stop(setup.id)
+            _complete(node, setup.id)
             app = envfiles.wait_running("use-envfile")
             envs = {e["key"]: e["value"] for e in node.crictl.inspect(app.id)["info"]["config"]["envs"]}
             assert (envs.get("CONFIG_1"), envs.get("CONFIG_2")) == ("value1", "value2")
