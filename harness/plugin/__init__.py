@@ -245,12 +245,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
-    """Under the collected tests' count: what the run will make (harness.plugin.summary). Not with -q,
-    which leaves out pytest's own header too."""
+def pytest_report_collectionfinish(config: pytest.Config, items: list[pytest.Item]) -> list[str]:
+    """Under the collected tests' count: what the run will make for the tests it runs (-k and -m
+    deselected the others after this plugin grouped them; harness.plugin.summary). Not with -q, which
+    leaves out pytest's own header too."""
     if KIND_CONFIGS not in config.stash or config.get_verbosity() < 0:  # no test uses the plugin's clusters
         return []
-    return summary.planned(run_settings(config), config.stash[KIND_CONFIGS])
+    running = {item.nodeid for item in items}
+    configs = {nodeid: path for nodeid, path in config.stash[KIND_CONFIGS].items() if nodeid in running}
+    return summary.planned(run_settings(config), configs) if configs else []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

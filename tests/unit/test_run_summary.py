@@ -106,6 +106,16 @@ def test_after_collection_the_run_says_what_it_will_make(pytester, kind_bin):
     )
 
 
+def test_tests_deselected_by_k_are_not_counted_nor_their_clusters_named(pytester, kind_bin):
+    pytester.makepyfile(test_planned=COLLECTED)
+    result = pytester.runpytest_inprocess(
+        "--collect-only", "-p", "no:cacheprovider", kind_bin, "-k", "test_c"
+    )
+    result.stdout.fnmatch_lines(
+        ["static-pod-harness: clusters: static-pods-multi-node (tests: 1); deleted at the end*"]
+    )
+
+
 def test_a_reused_cluster_is_named_as_never_deleted(pytester, kind_bin):
     pytester.makepyfile(test_collected=COLLECTED)
     result = pytester.runpytest_inprocess(
