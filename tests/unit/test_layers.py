@@ -80,3 +80,9 @@ def test_the_map_prints_as_markdown_for_the_docs():
     ).stdout
     assert printed.strip() == markdown()
     assert printed.splitlines()[2].startswith(f"| {FLOORS[0].number} | plugin/, tools/ |")
+
+
+def test_the_docs_draw_the_map_from_this_table():
+    assert markdown() in (Path(__file__).parents[2] / "docs/layout.md").read_text(), (
+        "docs/layout.md: paste `python -m harness.layers`"
+    )
