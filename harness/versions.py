@@ -28,6 +28,10 @@ class Behaviour(enum.Enum):
     """A kubelet behaviour that changed in some minor, and where upstream changed it."""
 
     POD_GENERATION = "metadata.generation and status.observedGeneration on pods (KEP-5067)"
+    IN_PLACE_RESIZE = (
+        "in-place pod resize beta and on by default: the API server serves pods/resize (KEP-1287) "
+        "and refuses it for a mirror pod"
+    )
     KUBELET_REFUSES_API_REFERENCES = (
         "the kubelet, not the API server, refuses a static pod that refers to API objects (k/k #131837)"
     )
@@ -87,7 +91,7 @@ MINORS: tuple[Minor, ...] = (
     Minor(30, "1.30.14", "release"),
     Minor(31, "1.31.0", "release"),
     Minor(32, "1.32.2", "release"),
-    Minor(33, "1.33.13", "local", (Behaviour.POD_GENERATION,)),
+    Minor(33, "1.33.13", "local", (Behaviour.POD_GENERATION, Behaviour.IN_PLACE_RESIZE)),
     Minor(34, "1.34.11", "local", (Behaviour.KUBELET_REFUSES_API_REFERENCES,)),
     Minor(
         35,

@@ -13,7 +13,7 @@ import json
 import posixpath
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +21,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from harness.node.kubelet import WHOLE_JOURNAL
+from harness.staticpods.control_plane import api_server_stopped
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import Manifest, unique_name
 from harness.staticpods.mirror_checks import assert_valid_mirror
@@ -28,6 +29,7 @@ from harness.staticpods.outcome import wait_outcome
 from harness.versions import Behaviour
 from harness.waiting import HoldBroken, deliberate, hold_for, poll_until
 
+HTTP_NOT_FOUND = 404
 HTTP_UNPROCESSABLE = 422
 # What the manifest edit of k/k #136931 changes, and how the new mirror shows it.
 EDITS: dict[str, tuple[Callable[[dict], None], Callable[[k8s.V1Pod], object]]] = {
@@ -132,7 +134,6 @@ def test_priority_without_a_class_runs_the_pod_but_its_mirror_is_refused(
         record_observation("the pod runs; the API server refuses its mirror")
 
 
-@pytest.mark.slow  # the mirror comes at the next periodic sync (syncFrequency 1 m, with jitter)
 def test_priority_class_name_gets_the_mirror_refused_until_the_class_exists(
     static_pods, kind_cluster_ready, record_observation
 ):
@@ -167,8 +168,9 @@ def priority_class(cluster, name: str, value: int) -> Iterator[None]:
 def test_resize_of_a_mirror_is_refused_and_a_resource_change_in_the_manifest_replaces_the_pod(
     static_pods, kind_cluster_ready, record_observation
 ):
-    """k/k #129216, PR #135856 (pkg/apis/core/validation ValidatePodResize: "static pods cannot be
-    resized"); common.go applyDefaults (a resource change is a manifest change: a new pod)."""
+    """k/k PR #129216 ("Resizing mirror pods in the API is forbidden", pkg/apis/core/validation
+    ValidatePodResize: "static pods cannot be resized"), PR #135856 (the kubelet's own static-pod check
+    removed as ineffectual); common.go applyDefaults (a resource change is a manifest change: a new pod)."""
     resources = {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
     pod = static_pods.place(
         edited(static_pods.manifest(), lambda p: p["spec"]["containers"][0].update(resources=resources))
@@ -179,10 +181,11 @@ def test_resize_of_a_mirror_is_refused_and_a_resource_change_in_the_manifest_rep
     with pytest.raises(ApiException) as refused:
         kind_cluster_ready.core.patch_namespaced_pod_resize(old.metadata.name, old.metadata.namespace, resize)
 
-    assert (refused.value.status, "static pods cannot be resized" in refused.value.body) == (
-        HTTP_UNPROCESSABLE,
-        True,
-    ), refused.value.body
+    if kind_cluster_ready.kubelet_version(pod.node.name).has(Behaviour.IN_PLACE_RESIZE):
+        assert refused.value.status == HTTP_UNPROCESSABLE, refused.value.body
+        assert "static pods cannot be resized" in refused.value.body
+    else:  # the subresource is served only with the feature gate InPlacePodVerticalScaling on
+        assert refused.value.status == HTTP_NOT_FOUND, refused.value.body
     assert pod.mirror().spec.containers[0].resources.requests["cpu"] == "10m"
     pod.assert_container_kept(container, window=2)
 
@@ -318,38 +321,53 @@ def _waiting_on_image(mirror: k8s.V1Pod) -> bool:
     return mirror.status.phase == "Pending" and waiting is not None and waiting.reason == "ErrImageNeverPull"
 
 
-@pytest.mark.slow  # holds through a periodic sync
+@pytest.mark.slow  # with the API server down, holds for a re-list and then through a periodic sync
 @pytest.mark.disruptive
+@pytest.mark.parametrize("api_server", ["up", "down"])
 def test_a_manifest_removed_right_after_a_kubelet_restart_within_a_bounded_window(
-    static_pods, record_observation
+    static_pods, kind_cluster_ready, api_server, record_observation
 ):
-    """k/k #116880, #88402 (a removal that reaches the kubelet before its pod sources are ready is dropped:
-    "skipping delete because sources aren't ready yet", and the pod runs on); docs/parity.md "Seen by hand"
-    (untested there because it "hangs": here the hold is bounded, and a second restart ends the pod)."""
-    pod = static_pods.place(static_pods.manifest())
+    """k/k #116880, #88402 (a removal that reaches the kubelet before its pod sources are ready, the API
+    source above all, is dropped: "skipping delete because sources aren't ready yet", and the pod runs
+    on); docs/parity.md "Seen by hand" (untested there because it "hangs": here each hold is bounded, and
+    a second restart ends a pod left running). On the control plane, whose API server "down" stops."""
+    pod = static_pods.place(static_pods.manifest(), node=kind_cluster_ready.control_plane)
     pod.wait_up()
-    window = pod.resync_window(syncs=1)
+    outage = api_server_stopped(kind_cluster_ready) if api_server == "down" else nullcontext()
 
-    pod.node.kubelet.service.restart()  # back as soon as a new kubelet process runs, before healthz
-    pod.remove_file()
-
-    stopped = changes_within(lambda: pod.running_container() is not None, True, window, "the pod running")
-    if stopped is None:
-        record_observation(f"the removal is dropped: the pod still runs {window:g} s later")
-        pod.node.kubelet.restart()  # the remedy: a restart with the file gone ends the pod
+    with outage:
+        pod.node.kubelet.service.restart()  # back as soon as a new kubelet process runs, before healthz
+        pod.remove_file()
+        stopped = changes_within(lambda: _runs(pod), True, pod.relist_window(), "the pod running")
+    if stopped is None:  # then the API server is back: do the sources' readiness let the removal through?
+        stopped = changes_within(
+            lambda: _runs(pod), True, pod.resync_window(syncs=1), "the pod still running"
+        )
+        seen = "the removal is dropped: " + (
+            "the pod stops once the API server is back" if stopped is not None else "the pod runs on"
+        )
     else:
-        record_observation("the pod stopped: the removal was not dropped")
+        seen = "the pod stops: the removal is not dropped"
+    record_observation(f"API server {api_server}: {seen}")
+    if stopped is None:
+        pod.node.kubelet.restart()  # the remedy: a restart with the file gone ends the pod
     pod.wait_containers_gone()
     pod.wait_for_mirror_gone()
 
 
+def _runs(pod) -> bool:
+    return pod.running_container() is not None
+
+
 @pytest.mark.disruptive
+@pytest.mark.parametrize("sandbox", ["ready", "stopped"])
 def test_an_on_failure_pod_whose_container_was_created_but_not_started_across_a_kubelet_restart(
-    node_dirs, static_pods, record_observation
+    node_dirs, static_pods, sandbox, record_observation
 ):
     """k/k #123839 (a restartPolicy OnFailure static pod stays Pending when the kubelet restarts between
-    container create and start). The state is made with crictl while the kubelet is stopped: the running
-    container removed, and one of the same config created in its sandbox and not started."""
+    container create and start; the issue's steps also stop the sandbox). The state is made with crictl
+    while the kubelet is stopped: the running container removed, one of the same config created in its
+    sandbox and not started, and, for "stopped", the sandbox stopped."""
     pod = static_pods.place(static_pods.manifest().with_restart_policy("OnFailure"))
     _, container = pod.wait_up()
     node = pod.node
@@ -369,13 +387,16 @@ def test_an_on_failure_pod_whose_container_was_created_but_not_started_across_a_
         created = node.run(
             "crictl", "create", container.pod_sandbox_id, *(posixpath.join(where, n) for n in configs)
         ).stdout.strip()
+        if sandbox == "stopped":
+            node.run("crictl", "stopp", container.pod_sandbox_id)
 
     started = changes_within(
         lambda: pod.running_container() is not None, False, pod.relist_window(), "no container running"
     )
     state = node.crictl.status(created).state
     record_observation(
-        f"after the restart: {'a container runs' if started else 'none runs'}; the created one is {state}"
+        f"sandbox {sandbox}: after the restart {'a container runs' if started else 'none runs'};"
+        f" the created one is {state}"
     )
     if not started:
         node.crictl.remove(created)  # the issue's workaround, so that the pod can be removed
