@@ -31,7 +31,7 @@ KUBERNETES_COMMANDS = (
 # The node's binaries (kind's node image puts them in /usr/bin); the rest go into images.
 NODE_BINARIES = ("kubelet", "kubeadm", "kubectl")
 # Only this cri-tools release is served by the module proxy here; crictl speaks CRI v1
-# to any containerd 1.7+, so one release serves every Kubernetes version.
+# to any containerd from 1.7 on, so one release serves every Kubernetes version.
 CRICTL_VERSION = "v1.34.0"
 GO_TAGS = "selinux,notest"
 # containerd's own binaries, built at the release kind's base image builds (kind's images/base/Dockerfile

@@ -101,7 +101,7 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
 @contextmanager
 def control_plane_restored(cluster: Cluster) -> Iterator[None]:
     """For a body that may take the control plane's static pods down with it (a containerd restart:
-    containerd 1.7 cleans some running sandboxes up as "leaked shims", and the kubelet recreates them,
+    containerd 1.7 cleaned some running sandboxes up as "leaked shims", and the kubelet recreates them,
     the API server's after about 30 s). After the body, each control-plane static pod that had a ready
     sandbox before has one again, and the API server answers ready: the test's own checks, and the
     clean-up after it, talk to the control plane that came back.

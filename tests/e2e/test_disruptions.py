@@ -156,10 +156,11 @@ def test_static_pod_runs_again_after_a_containerd_restart_and_its_mirror_agrees(
     static_pods, kind_cluster_ready
 ):
     """mirror_pod_grace_period_test.go (runtime down and back); kubelet PLEG and status manager. Whether the
-    container survives is the runtime's affair: on the offline image's containerd 1.7 the sandbox is often
-    cleaned up as a "leaked shim" and the kubelet recreates the pod (restartCount 1). The control plane's
-    own static pods may go the same way, the API server's for about 30 s, so the mirror is only read
-    from the API server that came back."""
+    container survives is the runtime's affair: containerd 2.3 (kind v0.33.0's, and the offline image's)
+    keeps every running sandbox across its restart (three restarts by hand: the control plane's sandboxes
+    and containers unchanged); containerd 1.7 cleaned some up as "leaked shims", the API server's too,
+    which came back about 30 s later. So the mirror is read only once the control plane's static pods
+    run in ready sandboxes and the API server is ready."""
     pod = static_pods.place(static_pods.manifest())
     pod.wait_up()
 
