@@ -250,6 +250,7 @@ def _mirror_spec(mirror: k8s.V1Pod | None) -> tuple[str, str | None, list[str]] 
     return mirror.metadata.uid, mirror.metadata.labels.get("version"), mirror.spec.containers[0].args
 
 
+@pytest.mark.slow  # two holds of a periodic sync each
 @pytest.mark.disruptive  # the kubelet is restarted with a short syncFrequency, then once more
 def test_a_completed_restart_never_pod_gets_no_new_mirror_and_does_not_run_again_after_a_kubelet_restart(
     kubelet_reconfigured, static_pods, record_observation
