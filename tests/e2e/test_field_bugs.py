@@ -344,11 +344,13 @@ def test_a_manifest_removed_right_after_a_kubelet_restart_within_a_bounded_windo
         stopped = changes_within(
             lambda: _runs(pod), True, pod.resync_window(syncs=1), "the pod still running"
         )
-        seen = "the removal is dropped: " + (
-            "the pod stops once the API server is back" if stopped is not None else "the pod runs on"
+        seen = (
+            "the removal waits for the sources: the pod runs on until the API server is back, then stops"
+            if stopped is not None
+            else "the removal is dropped: the pod runs on"
         )
     else:
-        seen = "the pod stops: the removal is not dropped"
+        seen = "the pod stops at once: the removal is neither dropped nor held"
     record_observation(f"API server {api_server}: {seen}")
     if stopped is None:
         pod.node.kubelet.restart()  # the remedy: a restart with the file gone ends the pod
