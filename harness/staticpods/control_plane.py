@@ -21,7 +21,7 @@ from harness.cluster.cluster import Cluster
 from harness.errors import HarnessError
 from harness.interrupts import signals_held
 from harness.node import ContainerStatus, Node, NodeCommandError
-from harness.waiting import poll_until, scaled
+from harness.waiting import HoldBroken, hold_for, poll_until, scaled
 
 APISERVER_MANIFEST = "kube-apiserver.yaml"
 APISERVER_CONTAINER = "kube-apiserver"
@@ -35,6 +35,10 @@ STOP_TIMEOUT = 120
 START_TIMEOUT = 240
 _PROBE_TIMEOUT = 5
 _PROBE_INTERVAL = 1.0
+# Seconds the control plane must stay as it came back (not scaled: it is about the kubelet's first syncs).
+SETTLE_WINDOW = 10
+# How many times the control plane may change again within that window before the wait gives up.
+SETTLE_ROUNDS = 3
 
 
 def api_server_ready(api: k8s.ApiClient) -> bool:
@@ -100,33 +104,55 @@ def api_server_stopped(cluster: Cluster) -> Iterator[None]:
 
 @contextmanager
 def control_plane_restored(cluster: Cluster) -> Iterator[None]:
-    """For a body that may take the control plane's static pods down with it (a containerd restart:
-    containerd 1.7 cleaned some running sandboxes up as "leaked shims", and the kubelet recreates them,
-    the API server's after about 30 s). After the body, each control-plane static pod that had a ready
-    sandbox before has one again, and the API server answers ready: the test's own checks, and the
-    clean-up after it, talk to the control plane that came back.
+    """For a body that may take the control plane's static pods down with it or replace them (a
+    containerd restart: containerd 1.7 cleaned some running sandboxes up as "leaked shims"; a kubelet of
+    another version: it may compute another config.hash for an unchanged manifest and recreate the pod).
+    After the body, each control-plane static pod that had a ready sandbox before has one again, the
+    API server answers ready, and both stay so, the same sandboxes, for SETTLE_WINDOW: the test's own
+    checks, and the clean-up after it, talk to the control plane that came back.
 
-    A sandbox containerd cleaned up is no longer ready by the time it answers again (it recovers its
-    state before it serves CRI), and the kubelet kills an old API server before it makes the new
-    sandbox: so /readyz, asked once each pod is back, is answered by the new API server. A body that
-    fails is not waited after: its failure is the test's, and an interrupt deletes the cluster anyway.
+    Why the window: a kubelet that replaces a pod does so at its first syncs after its restart, which
+    may come after the old API server has answered /readyz. A new API server serves requests before it
+    is ready, with an authorizer whose caches have not synced: kubernetes-admin then gets 403 ("cannot
+    get path /version/"; seen right after a kubelet swap, and on containerd 1.7 after its restart). A
+    body that fails is not waited after: its failure is the test's, and an interrupt deletes the cluster.
     """
     node = cluster.control_plane
-    before = _ready_control_plane_pods(node)
+    before = _ready_pod_names(node)
     yield
-    poll_until(
-        lambda: before <= _ready_control_plane_pods(node),
-        timeout=START_TIMEOUT,
-        expected=f"a ready sandbox again for each of {', '.join(sorted(before))} on {node.name}",
-        describe=lambda: "ready: " + ", ".join(sorted(_ready_control_plane_pods(node))),
-        retry_on=(NodeCommandError,),
-        interval=_PROBE_INTERVAL,
+    for round_ in range(1, SETTLE_ROUNDS + 1):
+        poll_until(
+            lambda: before <= _ready_pod_names(node),
+            timeout=START_TIMEOUT,
+            expected=f"a ready sandbox again for each of {', '.join(sorted(before))} on {node.name}",
+            describe=lambda: "ready: " + ", ".join(sorted(_ready_pod_names(node))),
+            retry_on=(NodeCommandError,),
+            interval=_PROBE_INTERVAL,
+        )
+        wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
+        try:
+            hold_for(
+                lambda: (_ready_control_plane_pods(node), api_server_ready(cluster.api)),
+                window=SETTLE_WINDOW,
+                unchanged_from=(_ready_control_plane_pods(node), True),
+                interval=_PROBE_INTERVAL,
+                expected="the control plane's ready sandboxes, and the API server ready, unchanged",
+            )
+            return
+        except HoldBroken:
+            if round_ == SETTLE_ROUNDS:
+                raise
+
+
+def _ready_control_plane_pods(node: Node) -> frozenset[tuple[str, str]]:
+    """(pod name, sandbox id) of each ready sandbox of a control-plane static pod."""
+    return frozenset(
+        (sandbox.name, sandbox.id) for sandbox in node.crictl.pods(label=CONTROL_PLANE_LABEL, state="ready")
     )
-    wait_api_server(cluster.api, ready=True, timeout=START_TIMEOUT)
 
 
-def _ready_control_plane_pods(node: Node) -> set[str]:
-    return {sandbox.name for sandbox in node.crictl.pods(label=CONTROL_PLANE_LABEL, state="ready")}
+def _ready_pod_names(node: Node) -> set[str]:
+    return {name for name, _ in _ready_control_plane_pods(node)}
 
 
 def repair_parked_api_server(cluster: Cluster) -> None:

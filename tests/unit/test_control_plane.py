@@ -10,7 +10,7 @@ from urllib3.exceptions import MaxRetryError
 
 from harness.node.crictl import PodSandbox
 from harness.staticpods.control_plane import api_server_ready, control_plane_restored, wait_api_server
-from harness.waiting import WaitTimeout
+from harness.waiting import HoldBroken, WaitTimeout
 
 
 class FakeResponse:
@@ -72,7 +72,11 @@ class FakeCrictl:
     def pods(self, **filters: Any) -> list[PodSandbox]:
         self.calls.append(filters)
         names = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return [PodSandbox(f"id-{n}", n, "kube-system", f"uid-{n}", "SANDBOX_READY", None, 0) for n in names]
+        # "kube-apiserver-cp#2": the pod kube-apiserver-cp in another sandbox (a replaced pod)
+        return [
+            PodSandbox(f"id-{n}", n.partition("#")[0], "kube-system", f"uid-{n}", "SANDBOX_READY", None, 0)
+            for n in names
+        ]
 
 
 class FakeNode:
@@ -96,15 +100,39 @@ CONTROL_PLANE = ["etcd-cp", "kube-apiserver-cp", "kube-scheduler-cp"]
 
 def test_control_plane_restored_waits_until_every_control_plane_pod_is_ready_again(monkeypatch) -> None:
     monkeypatch.setattr("harness.staticpods.control_plane._PROBE_INTERVAL", 0)
+    monkeypatch.setattr("harness.staticpods.control_plane.SETTLE_WINDOW", 0.05)
     crictl = FakeCrictl(CONTROL_PLANE, ["etcd-cp"], ["etcd-cp", "kube-scheduler-cp"], CONTROL_PLANE)
     api = FakeApi(200)
 
     with control_plane_restored(FakeCluster(crictl, api)):  # type: ignore[arg-type]
         pass
 
-    assert len(crictl.calls) == 4
+    assert len(crictl.calls) >= 4
     assert crictl.calls[0] == {"label": {"tier": "control-plane"}, "state": "ready"}
-    assert api.requests == [("GET", "https://api/readyz")]
+    assert set(api.requests) == {("GET", "https://api/readyz")}
+
+
+def test_a_control_plane_pod_replaced_after_the_api_server_answered_is_waited_for_again(monkeypatch) -> None:
+    """A kubelet of another version replaces the API server at its first syncs, after the old one
+    answered ready: the new one would answer 403 until its authorizer synced."""
+    monkeypatch.setattr("harness.staticpods.control_plane._PROBE_INTERVAL", 0)
+    monkeypatch.setattr("harness.staticpods.control_plane.SETTLE_WINDOW", 0.05)
+    replaced = ["etcd-cp", "kube-apiserver-cp#2", "kube-scheduler-cp"]
+    crictl = FakeCrictl(CONTROL_PLANE, CONTROL_PLANE, CONTROL_PLANE, replaced)
+
+    with control_plane_restored(FakeCluster(crictl, FakeApi(200))):  # type: ignore[arg-type]
+        pass
+
+    assert crictl.answers == [replaced]  # it went on until the replacement had held for the window
+
+
+def test_a_control_plane_that_keeps_changing_fails_the_wait(monkeypatch) -> None:
+    monkeypatch.setattr("harness.staticpods.control_plane._PROBE_INTERVAL", 0)
+    monkeypatch.setattr("harness.staticpods.control_plane.SETTLE_WINDOW", 0.05)
+    crictl = FakeCrictl(*[[f"{n}#{i}" for n in CONTROL_PLANE] for i in range(60)])
+
+    with pytest.raises(HoldBroken), control_plane_restored(FakeCluster(crictl, FakeApi(200))):  # type: ignore[arg-type]
+        pass
 
 
 def test_control_plane_restored_names_the_pods_not_back_and_does_not_wait_after_a_failing_body(
