@@ -22,12 +22,14 @@ def kubelets_swapped(version: KubeVersion) -> Callable[[Cluster], None]:
 
     def swap_all(cluster: Cluster) -> None:
         binary = (kubernetes_binaries(version) / "kubelet").read_bytes()  # built once, then cached
-        # An older kubelet may recreate the control plane's static pods (a new config.hash): the tests
-        # start once they run again and the API server is ready.
+        # An older kubelet may recreate the control plane's static pods (another config.hash), the API
+        # server's too: the API is asked only once the control plane holds still again.
         with control_plane_restored(cluster):
             for node in cluster.nodes:
                 with heartbeat(f"swapping {node.name}'s kubelet for {version.tag}", log):
                     swap.put_kubelet(node, binary)
-                    swap.restart_until_ready(cluster, node, version.tag)
+                    node.kubelet.restart()
+        for node in cluster.nodes:
+            swap.wait_ready_with(cluster, node, version.tag)
 
     return swap_all
