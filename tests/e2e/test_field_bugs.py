@@ -419,7 +419,15 @@ def test_a_static_pod_with_host_users_false(
     node = static_pods.default_node()
     if gate is not None:
         if kind_cluster_ready.kubelet_version(node.name).has(Behaviour.USER_NAMESPACES_LOCKED_ON):
-            pytest.skip("UserNamespacesSupport is locked on: a kubelet told to turn it off does not start")
+            # A second kubelet told to turn it off stops at its feature gates, before it touches anything.
+            refused = node.run(
+                "kubelet", "--feature-gates=UserNamespacesSupport=false", check=False, timeout=30
+            )
+            assert not refused.ok and "feature is locked to true" in refused.stderr, refused.summary()
+            record_observation(
+                "UserNamespacesSupport off: the kubelet refuses to start (the gate is locked on)"
+            )
+            return
         gates = {**(node.kubelet.config().get("featureGates") or {}), "UserNamespacesSupport": gate}
         kubelet_reconfigured(node, featureGates=gates)
     since = datetime.now(UTC)
