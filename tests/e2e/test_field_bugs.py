@@ -428,7 +428,13 @@ def test_a_static_pod_with_host_users_false(
                 "UserNamespacesSupport off: the kubelet refuses to start (the gate is locked on)"
             )
             return
-        gates = {**(node.kubelet.config().get("featureGates") or {}), "UserNamespacesSupport": gate}
+        # ProcMountType (on by default) depends on it: with it on, a 1.35 kubelet refuses to start
+        # ("ProcMountType is enabled, but depends on features that are disabled").
+        gates = {
+            **(node.kubelet.config().get("featureGates") or {}),
+            "UserNamespacesSupport": gate,
+            "ProcMountType": False,
+        }
         kubelet_reconfigured(node, featureGates=gates)
     since = datetime.now(UTC)
 
