@@ -31,9 +31,11 @@ KUBEADM_PATH = "/usr/bin/kubeadm"
 KUBEADM_APPLY_TIMEOUT = 1500
 # Seconds (scaled): a few hundred MB of images imported into the node's containerd.
 IMAGE_IMPORT_TIMEOUT = 600
-IMAGE_ARCHIVE = "/tmp/static-pod-harness-upgrade-images.tar"
 # Where the node keeps the kubelet it came with, so that it can be put back.
 STASH_DIR = "/usr/local/lib/static-pod-harness"
+# Not under /tmp: a kind node's /tmp is a tmpfs, and Docker's put_archive writes beneath such a mount,
+# where the node does not see it.
+IMAGE_ARCHIVE = f"{STASH_DIR}/upgrade-images.tar"
 # Seconds (scaled): `kubeadm upgrade node` reads the cluster's config and writes the kubelet's.
 KUBEADM_UPGRADE_TIMEOUT = 180
 # Seconds (scaled) from a kubelet restart until its node is Ready with the new kubelet.
@@ -79,6 +81,7 @@ def _put_binary(node: Node, path: str, binary: bytes) -> None:
 def import_images(node: Node, archive: bytes) -> None:
     """An image archive (`ctr images export`) into the node's containerd, where the kubelet finds it."""
     directory, name = posixpath.split(IMAGE_ARCHIVE)
+    node.makedirs(directory)
     node.put(directory, name, archive, 0o644)
     try:
         node.run(

@@ -121,7 +121,9 @@ def test_images_are_imported_into_the_nodes_containerd_and_the_archive_removed()
     swap.import_images(Node(transport), b"archive")
 
     assert transport.files == {swap.IMAGE_ARCHIVE: (b"archive", 0o644)}
+    assert not swap.IMAGE_ARCHIVE.startswith("/tmp/")  # a kind node's tmpfs: put_archive writes beneath it
     assert transport.commands == [
+        ["mkdir", "-p", "--", swap.STASH_DIR],
         ["ctr", "--namespace=k8s.io", "images", "import", "--digests", swap.IMAGE_ARCHIVE],
         ["rm", "-f", "--", swap.IMAGE_ARCHIVE],
     ]
