@@ -150,7 +150,9 @@ class Setup:
         self.pods = FakePods(self.log)
         journal = f"{JOURNAL_LINE}\nI1127 15:21:49 kubelet.go:2000] a line about no pod"
         self.node = NS(name=NODE, kubelet=FakeKubelet(self.log, journal))
-        self.cluster = NS(kubeconfig=Path("/tmp/kubeconfig"), core=self.core)
+        self.cluster = NS(
+            kubeconfig=Path("/tmp/kubeconfig"), core=self.core, control_plane=NS(name="control-plane")
+        )
         log = self.log
         FakeReadyWatch.log = log
         FakeReadyWatch.error, FakeReadyWatch.made = None, []
