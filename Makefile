@@ -53,7 +53,8 @@ FLOORS_VENV := .venv-floors
 unit-floors: ## the unit tests with every dependency at pyproject.toml's floor, in .venv-floors
 	rm -rf $(FLOORS_VENV) && $(PYTHON) -m venv $(FLOORS_VENV)
 	$(FLOORS_VENV)/bin/python -m pip install -q $$($(PYTHON) -c 'import tomllib; \
-		print(" ".join(d.replace(">=", "==") for d in tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))')
+		project = tomllib.load(open("pyproject.toml", "rb"))["project"]; \
+		print(" ".join(d.replace(">=", "==") for d in project["dependencies"] + project["optional-dependencies"]["dev"]))')
 	$(FLOORS_VENV)/bin/python -m pip install -q --no-deps -e .
 	$(FLOORS_VENV)/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
