@@ -26,6 +26,9 @@ from harness.waiting import is_transient
 _WATCH_SECONDS = 5
 _RETRY_SECONDS = 0.5
 _HTTP_GONE = 410
+# An API server the kubelet has just replaced serves before its authorizer synced, and denies:
+# the watch lists again, and reports an error only if it is still denied when it stops.
+_HTTP_FORBIDDEN = 403
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class ReadyWatch:
         self.namespace, self.label_selector, self.state = namespace, label_selector, state
         self.transitions: dict[str, list[ReadyTransition]] = {}
         self.error: str | None = None
+        self._denied: str | None = None  # the last 403, until a list succeeds again
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="ready-watch", daemon=True)
 
@@ -83,6 +87,7 @@ class ReadyWatch:
         present = {f"{pod.metadata.namespace}/{pod.metadata.name}" for pod in listed.items}
         for key in self.transitions.keys() - present:  # deleted while no watch was open
             self._see(key, False, "MirrorDeleted")
+        self._denied = None
         return listed.metadata.resource_version
 
     def _run(self) -> None:
@@ -102,7 +107,9 @@ class ReadyWatch:
                     if self._stop.is_set():
                         return
             except k8s.ApiException as error:
-                if error.status != _HTTP_GONE and not is_transient(error):
+                if error.status == _HTTP_FORBIDDEN:
+                    self._denied = f"{type(error).__name__}: {error.status} {error.reason}"
+                elif error.status != _HTTP_GONE and not is_transient(error):
                     self.error = (
                         f"the Ready watch stopped: {type(error).__name__}: {error.status} {error.reason}"
                     )
@@ -125,3 +132,5 @@ class ReadyWatch:
         finally:
             self._stop.set()
             self._thread.join(timeout=_WATCH_SECONDS + 5)
+            if self._denied and not self.error:
+                self.error = f"the Ready watch was still denied when it stopped: {self._denied}"
