@@ -204,9 +204,11 @@ def _harness_running_a_command(tmp_path: Path, handle: bool) -> tuple[subprocess
     it and the command's pid."""
     pidfile = tmp_path / "command.pid"
     script = f"""
+import signal
 import sys
 from harness.interrupts import handle_interrupts
 from harness.nodeimage import proc
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # as a terminal's process has it, also under a nohup'd run
 if {handle}:
     handle_interrupts()
 try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -10,6 +11,9 @@ from pathlib import Path
 from harness.paths import PROJECT_ROOT
 
 MAKEFILE = PROJECT_ROOT / "Makefile"
+# `make` as a user types it: not a sub-make of the make that runs these tests (make unit), which
+# would print "Entering directory" lines.
+PLAIN_MAKE = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
 
 
 def phony_targets() -> set[str]:
@@ -32,7 +36,7 @@ def test_make_alone_prints_every_target_with_its_line_and_changes_nothing(tmp_pa
     )
     before = tree(tmp_path)
 
-    done = subprocess.run(["make"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["make"], cwd=tmp_path, capture_output=True, text=True, timeout=60, env=PLAIN_MAKE)
 
     assert done.returncode == 0, done.stderr
     assert tree(tmp_path) == before
@@ -43,7 +47,9 @@ def test_make_alone_prints_every_target_with_its_line_and_changes_nothing(tmp_pa
 
 
 def test_help_is_the_default_goal_and_runs_nothing_but_itself() -> None:
-    done = subprocess.run(["make", "-n"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ["make", "-n"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=60, env=PLAIN_MAKE
+    )
     assert done.returncode == 0, done.stderr
     commands = done.stdout.splitlines()
     assert [c.split()[0] for c in commands] == ["awk", "echo"], commands
