@@ -197,8 +197,8 @@ def test_a_watch_that_fails_lists_again_and_goes_on(api: dict[str, Any], failure
     ("failure", "error"),
     [
         (
-            k8s.ApiException(status=403, reason="Forbidden"),
-            "the Ready watch stopped: ApiException: 403 Forbidden",
+            k8s.ApiException(status=404, reason="Not Found"),
+            "the Ready watch stopped: ApiException: 404 Not Found",
         ),
         (ValueError("bad event"), "the Ready watch stopped: ValueError: bad event"),
     ],
