@@ -12,7 +12,6 @@ from harness.cluster.cluster import Cluster
 from harness.heartbeat import heartbeat
 from harness.nodeimage.build import kubernetes_binaries
 from harness.provision.provisioner import log
-from harness.staticpods.control_plane import control_plane_restored
 from harness.upgrade import swap
 from harness.versions import KubeVersion
 
@@ -22,14 +21,9 @@ def kubelets_swapped(version: KubeVersion) -> Callable[[Cluster], None]:
 
     def swap_all(cluster: Cluster) -> None:
         binary = (kubernetes_binaries(version) / "kubelet").read_bytes()  # built once, then cached
-        # An older kubelet may recreate the control plane's static pods (another config.hash), the API
-        # server's too: the API is asked only once the control plane holds still again.
-        with control_plane_restored(cluster):
-            for node in cluster.nodes:
-                with heartbeat(f"swapping {node.name}'s kubelet for {version.tag}", log):
-                    swap.put_kubelet(node, binary)
-                    node.kubelet.restart()
         for node in cluster.nodes:
-            swap.wait_ready_with(cluster, node, version.tag)
+            with heartbeat(f"swapping {node.name}'s kubelet for {version.tag}", log):
+                swap.put_kubelet(node, binary)
+                swap.restart_until_ready(cluster, node, version.tag)
 
     return swap_all

@@ -22,7 +22,6 @@ from typing import TypeVar
 from harness.cluster.cluster import Cluster
 from harness.cluster.hostfacts import HostFacts
 from harness.node import Node, NodeCommandError
-from harness.staticpods.control_plane import control_plane_restored
 from harness.staticpods.manifest import DEFAULT_NAMESPACE, Manifest, unique_name
 from harness.staticpods.pods import StaticPod, StaticPods, event_time
 from harness.staticpods.ready_watch import ReadyWatch
@@ -187,17 +186,8 @@ class UpgradeCheck:
         self._restart_until_ready(version)
 
     def _restart_until_ready(self, version: str) -> float:
-        """Restart the kubelet; seconds until the node is Ready with a kubelet of `version`. On the
-        control-plane node the new kubelet may recreate the control plane's pods (another config.hash):
-        the API is asked only once they hold still (a new API server answers 403 until its authorizer
-        synced)."""
-        if self.node.name != self.cluster.control_plane.name:
-            return swap.restart_until_ready(self.cluster, self.node, version)
-        started = time.monotonic()
-        with control_plane_restored(self.cluster):
-            self.node.kubelet.restart()
-        swap.wait_ready_with(self.cluster, self.node, version)
-        return time.monotonic() - started
+        """Restart the kubelet; seconds until the node is Ready with a kubelet of `version`."""
+        return swap.restart_until_ready(self.cluster, self.node, version)
 
     def _settle(self, placed: list[StaticPod]) -> bool:
         """Until every pod is up and their running containers stay the same for SETTLE_WINDOW: what

@@ -21,6 +21,7 @@ from harness.cluster.cluster import Cluster
 from harness.cluster.lifecycle import node_ready
 from harness.errors import HarnessError
 from harness.node import Node
+from harness.staticpods.control_plane import control_plane_restored
 from harness.versions import KubeVersion
 from harness.waiting import watch_until
 
@@ -134,9 +135,17 @@ def kubeadm_upgrade_node(node: Node, *, cgroup_v1: bool) -> None:
 
 
 def restart_until_ready(cluster: Cluster, node: Node, version: str) -> float:
-    """Restart the node's kubelet; seconds until the node is Ready with a kubelet of `version` (v1.34.11)."""
+    """Restart the node's kubelet; seconds until the node is Ready with a kubelet of `version` (v1.34.11).
+
+    On the control-plane node a kubelet of another version may recreate the control plane's pods
+    (another config.hash), the API server's too: the API is asked only once they hold still (a new
+    API server answers 403 until its authorizer synced)."""
     started = time.monotonic()
-    node.kubelet.restart()
+    if node.name == cluster.control_plane.name:
+        with control_plane_restored(cluster):
+            node.kubelet.restart()
+    else:
+        node.kubelet.restart()
     wait_ready_with(cluster, node, version)
     return time.monotonic() - started
 
