@@ -24,6 +24,7 @@ from harness.dockerclient import image_exists
 from harness.node.transport import DockerTransport
 from harness.nodeimage.binaries import BuildError
 from harness.nodeimage.progress import doing
+from harness.nodeimage.standins import LABEL_STAND_INS, StandIn
 
 ENTRYPOINT = '["/usr/local/bin/entrypoint", "/sbin/init"]'
 LABEL_VERSION = "static-pod-harness.k8s-version"
@@ -100,9 +101,11 @@ def assemble(
     node_binaries: dict[str, Path],  # where on the node each binary goes, and the binary
     archives: list[Path],
     expected_images: list[str],
+    stand_ins: list[StandIn],
 ) -> str:
     """Make image `name`; it is tagged only after every expected image is in containerd, and
-    only where `name` is free or names an image a build made (never a user's image)."""
+    only where `name` is free or names an image a build made (never a user's image). It is
+    labelled with the stand-ins its binaries were built with (harness.nodeimage.standins)."""
     _previous(client, name)  # before the work: one line, nothing made
     container = client.containers.run(
         base,
@@ -154,6 +157,7 @@ def assemble(
                     "CMD []",
                     f"LABEL {LABEL_VERSION}={version_tag}",
                     f"LABEL {LABEL_INPUTS}={inputs}",
+                    *([f"LABEL {LABEL_STAND_INS}={','.join(map(str, stand_ins))}"] if stand_ins else []),
                 ]
             )
     finally:

@@ -18,6 +18,7 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.nodeimage import gomodule, proc
 from harness.nodeimage.progress import log
+from harness.nodeimage.standins import StandIn
 from harness.versions import KubeVersion
 
 KUBERNETES_COMMANDS = (
@@ -139,7 +140,7 @@ def version_ldflags(version: KubeVersion, build_date: str) -> str:
     return " ".join(flags)
 
 
-def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
+def build_kubernetes(version: KubeVersion, stand_ins: list[StandIn], work: Path, out: Path) -> None:
     k8s = kubernetes_module(version)
     gomod_text = k8s.gomod.read_text()
     release_date = _module_time(k8s)
@@ -150,6 +151,7 @@ def build_kubernetes(version: KubeVersion, work: Path, out: Path) -> None:
             version.tag,
             gomod_text,
             gomodule.go_directive(gomod_text),
+            local={s.module: s.directory for s in stand_ins},
         ),
         packages=tuple(f"k8s.io/kubernetes/cmd/{cmd}" for cmd in KUBERNETES_COMMANDS),
         ldflags=version_ldflags(version, release_date),

@@ -12,9 +12,10 @@ from pathlib import Path
 import docker
 
 from harness.dockerclient import image_exists
-from harness.nodeimage import assemble, binaries, gomodule, images, recipes, rootfs, toolchain
+from harness.nodeimage import assemble, binaries, gomodule, images, recipes, rootfs, standins, toolchain
 from harness.nodeimage.progress import log
 from harness.nodeimage.stages import Stages, cache_key
+from harness.nodeimage.standins import StandIn
 from harness.paths import cache_dir
 from harness.versions import KIND_VERSION, KubeVersion
 
@@ -59,7 +60,9 @@ def _go_key(release: toolchain.Toolchain = LOCAL_GO) -> tuple[str, str, str]:
 
 # Each stage's cache key: what its output depends on. Changing what a key holds (or its order)
 # invalidates every cache made before; tests/unit/test_build_safety.py pins the layout.
-def kubernetes_key(version_tag: str, go: tuple[str, str, str]) -> str:
+def kubernetes_key(version_tag: str, go: tuple[str, str, str], stand_ins: list[StandIn] | None = None) -> str:
+    if stand_ins:
+        return cache_key("kubernetes", version_tag, go, [s.key() for s in stand_ins])
     return cache_key("kubernetes", version_tag, go)
 
 
@@ -93,16 +96,20 @@ def assemble_key(archives: str, keys: dict[str, str]) -> str:
     return cache_key(archives, keys["rootfs"], keys["crictl"], keys["containerd"], recipes.ASSEMBLE)
 
 
-def _kubernetes_stage(version: KubeVersion, stages: Stages) -> tuple[Path, str]:
-    """The Kubernetes binaries of `version`, built with its release's toolchain, and their key."""
-    release = toolchain.choose(version, binaries.kubernetes_module(version).dir)
+def _kubernetes_stage(version: KubeVersion, stages: Stages) -> tuple[Path, str, list[StandIn]]:
+    """The Kubernetes binaries of `version`, built with its release's toolchain, their key, and the
+    stand-ins they were built with."""
+    k8s = binaries.kubernetes_module(version)
+    release = toolchain.choose(version, k8s.dir)
     go = _go_key(release)
     log(f"{version.tag} builds with {go[0]}: {release.reason}")
-    key = kubernetes_key(version.tag, go)
+    with toolchain.applied(release):
+        stand_ins = standins.needed(k8s.gomod.read_text())
+    key = kubernetes_key(version.tag, go, stand_ins)
     directory = cache_dir() / "bin" / f"kubernetes-{version.tag}"
-    make = functools.partial(binaries.build_kubernetes, version, cache_dir() / "gobuild")
+    make = functools.partial(binaries.build_kubernetes, version, stand_ins, cache_dir() / "gobuild")
     with toolchain.applied(release), _unserved_modules_explained(version):
-        return stages.run(f"kubernetes {version.tag}", directory, key, make), key
+        return stages.run(f"kubernetes {version.tag}", directory, key, make), key, stand_ins
 
 
 def kubernetes_binaries(version: KubeVersion) -> Path:
@@ -125,7 +132,7 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
     sandbox = images.sandbox_image((kind_files / "etc/containerd/config.toml").read_text())
     etcd_tag = binaries.etcd_version(version)
     containerd_tag = binaries.containerd_version(kind_dir)
-    kubernetes_dir, kubernetes_stage_key = _kubernetes_stage(version, stages)
+    kubernetes_dir, kubernetes_stage_key, stand_ins = _kubernetes_stage(version, stages)
     # etcd, crictl and pause (C) build with the local Go: binaries.py writes `go 1.24` in
     # etcd's and crictl's build modules, which an older release toolchain would refuse.
     keys = {
@@ -207,6 +214,7 @@ def _build(version: KubeVersion, client: docker.DockerClient, stages: Stages) ->
             | {"/usr/local/bin/crictl": bins["crictl"] / "crictl"},
             archives=sorted(archives_dir.glob("*.tar")),
             expected_images=[n for names in wanted.values() for n in names],
+            stand_ins=stand_ins,
         ),
     )
     log(stages.report())

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +113,15 @@ def staging_modules(kubernetes_gomod: str) -> list[str]:
     return sorted(set(STAGING_REQUIRE.findall(kubernetes_gomod)))
 
 
-def render_gomod(module_name: str, k8s_version: str, kubernetes_gomod: str, go_directive: str) -> str:
-    """go.mod for a module that builds k8s.io/kubernetes at `k8s_version` (e.g. v1.34.4)."""
+def render_gomod(
+    module_name: str,
+    k8s_version: str,
+    kubernetes_gomod: str,
+    go_directive: str,
+    local: Mapping[str, Path] | None = None,
+) -> str:
+    """go.mod for a module that builds k8s.io/kubernetes at `k8s_version` (e.g. v1.34.4), with the
+    modules in `local` replaced by the directories given (harness.nodeimage.standins)."""
     staging_version = "v0." + k8s_version.removeprefix("v").split(".", 1)[1]
     lines = [
         f"module {module_name}",
@@ -124,6 +132,7 @@ def render_gomod(module_name: str, k8s_version: str, kubernetes_gomod: str, go_d
         "",
         "replace (",
         *(f"\t{m} => {m} {staging_version}" for m in staging_modules(kubernetes_gomod)),
+        *(f"\t{m} => {directory}" for m, directory in sorted((local or {}).items())),
         ")",
         "",
     ]

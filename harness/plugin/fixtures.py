@@ -22,6 +22,7 @@ from harness.cluster.cluster import Cluster
 from harness.dockerclient import docker_client
 from harness.errors import HarnessError, run_each
 from harness.interrupts import handle_interrupts, on_interrupt
+from harness.nodeimage import standins
 from harness.plugin import settling
 from harness.plugin.options import Settings, settings_from_options
 from harness.plugin.results import RunResults
@@ -38,8 +39,8 @@ SETTINGS = pytest.StashKey[Settings]()
 FAILED = pytest.StashKey[bool]()
 PODS = pytest.StashKey[StaticPods]()
 RESULTS = pytest.StashKey[RunResults]()
-# Versions seen on each cluster, asked once per cluster: (API server, kubelets).
-_VERSIONS = pytest.StashKey[dict[str, tuple[str, list[str]]]]()
+# What each cluster runs, asked once per cluster: (API server, kubelets, node image described).
+_VERSIONS = pytest.StashKey[dict[str, tuple[str, list[str], str]]]()
 
 
 def uses_clusters(item: pytest.Item) -> bool:
@@ -159,12 +160,16 @@ def kind_cluster_ready(
     ready = _ready(request, static_pod_provisioner, kind_config_of(request.node, static_pod_settings))
     versions = request.config.stash.setdefault(_VERSIONS, {})
     if ready.name not in versions:
-        versions[ready.name] = (ready.server_version(), sorted(set(ready.kubelet_versions().values())))
-    server, kubelets = versions[ready.name]
+        versions[ready.name] = (
+            ready.server_version(),
+            sorted(set(ready.kubelet_versions().values())),
+            standins.describe(ready.docker, ready.image) if ready.image else "",
+        )
+    server, kubelets, node_image = versions[ready.name]
     request.node.user_properties += [
         ("kubernetes", server),
         ("kubelets", " ".join(kubelets)),
-        ("node_image", ready.image or ""),
+        ("node_image", node_image),
         ("cluster", ready.name),  # for the run's summary: where to run a failed test again
         ("kind_config", kind_config_of(request.node, static_pod_settings).stem),
     ]

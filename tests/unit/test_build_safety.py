@@ -486,6 +486,7 @@ def test_an_image_of_the_users_under_the_node_image_name_is_never_replaced():
             node_binaries={},
             archives=[],
             expected_images=[],
+            stand_ins=[],
         )
     assert users.calls == []
     assert assemble._previous(FakeClient(labels=None), "static-pod-harness/node:v1.34.4") is None

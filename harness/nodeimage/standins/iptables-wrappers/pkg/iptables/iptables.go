@@ -1,0 +1,58 @@
+// Package iptables stands in for sigs.k8s.io/iptables-wrappers/pkg/iptables, which the kubelet
+// imports from Kubernetes 1.38 (the package moved there from k8s.io/kubernetes/pkg/util/iptables,
+// kubernetes-sigs/iptables-wrappers#16), when the Go module proxy refuses that module.
+//
+// It declares only what the kubelet uses, and it finds no iptables on the host: the kubelet then
+// skips the KUBE-IPTABLES-HINT chain and the KUBE-FIREWALL rule, as on an nftables-only host
+// (initNetworkUtil in pkg/kubelet/kubelet_network_linux.go). Nothing in a kind cluster without
+// kube-proxy reads them, and no static-pod behaviour depends on them.
+package iptables
+
+import (
+	"context"
+	"time"
+
+	v1 "k8s.io/api/core/v1"
+)
+
+type (
+	Table        string
+	Chain        string
+	Protocol     string
+	RulePosition string
+	Mode         int
+)
+
+const (
+	TableNAT    Table = "nat"
+	TableFilter Table = "filter"
+	TableMangle Table = "mangle"
+
+	ChainInput  Chain = "INPUT"
+	ChainOutput Chain = "OUTPUT"
+
+	ProtocolIPv4 Protocol = "IPv4"
+	ProtocolIPv6 Protocol = "IPv6"
+
+	Prepend RulePosition = "-I"
+	Append  RulePosition = "-A"
+)
+
+const (
+	UseInstalledMode Mode = iota
+	DetectHostMode
+)
+
+// Interface is the part of the real Interface that the kubelet calls.
+type Interface interface {
+	EnsureChain(ctx context.Context, table Table, chain Chain) (bool, error)
+	EnsureRule(ctx context.Context, position RulePosition, table Table, chain Chain, args ...string) (bool, error)
+	IsIPv6() bool
+	Protocol() Protocol
+	Monitor(ctx context.Context, canary Chain, tables []Table, reloadFunc func(), interval time.Duration)
+}
+
+// NewBestEffort returns one Interface per IP family that has iptables: none here.
+func NewBestEffort(_ context.Context, _ Mode) map[v1.IPFamily]Interface {
+	return map[v1.IPFamily]Interface{}
+}
