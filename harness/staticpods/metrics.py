@@ -2,7 +2,9 @@
 
 kubelet_mirror_pods is the number of mirror pods the kubelet tries to keep; kubelet_working_pods
 counts its pod workers by `config` (desired, orphan, runtime_only), `lifecycle` (sync,
-terminating, terminated) and `static` (pkg/kubelet/metrics/metrics.go). Upstream's
+terminating, terminated) and `static`; kubelet_active_pods counts the pods admission considers,
+kubelet_desired_pods those the kubelet's config sources want, each by `static`
+(pkg/kubelet/metrics/metrics.go). Upstream's
 mirror_pod_grace_period_test.go reads the same series around a static pod's termination.
 """
 
@@ -49,6 +51,16 @@ class KubeletMetrics:
     @property
     def mirror_pods(self) -> float:
         return self.value("kubelet_mirror_pods")
+
+    @property
+    def static_active(self) -> float:
+        """Static pods admission considers (kubelet_active_pods{static="true"})."""
+        return self.value("kubelet_active_pods", static="true")
+
+    @property
+    def static_desired(self) -> float:
+        """Static pods the config sources want (kubelet_desired_pods{static="true"})."""
+        return self.value("kubelet_desired_pods", static="true")
 
     def static_workers(self, config: str, lifecycle: str) -> float:
         """Pod workers of static pods in one config state and lifecycle phase."""
