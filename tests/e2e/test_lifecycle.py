@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
+from harness.staticpods.mirror_checks import assert_valid_mirror
 from harness.staticpods.pods import containers_ready
 from harness.waiting import deliberate, hold_for, watch_until
 
@@ -113,7 +114,8 @@ def test_rewriting_identical_content_restarts_nothing(static_pods):
 @pytest.mark.claim("S13", "confirmed")
 @pytest.mark.claim("S3", "confirmed")
 def test_removed_manifest_stops_the_pod_and_its_mirror_and_putting_it_back_runs_it_again(static_pods):
-    """S13, S3; docs (moving the manifest out stops the pod, moving it back starts it); k/k #104648."""
+    """S13, S3; docs (moving the manifest out stops the pod, moving it back starts it); k/k #104648;
+    mirror_pod_test.go validateMirrorPod on the mirror that comes back."""
     pod = static_pods.place(static_pods.manifest())
     _, old = pod.wait_up()
 
@@ -123,7 +125,7 @@ def test_removed_manifest_stops_the_pod_and_its_mirror_and_putting_it_back_runs_
 
     pod.rewrite(pod.manifest)
     pod.wait_running(other_than=old)
-    pod.wait_for_running_mirror()
+    assert_valid_mirror(pod.core, pod.wait_for_running_mirror())
 
 
 def test_manifest_removed_and_put_back_at_once_runs_again_with_restart_count_1_and_stays_running(

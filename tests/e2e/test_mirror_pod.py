@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from harness.staticpods.manifest import CONFIG_HASH_ANNOTATION as HASH
 from harness.staticpods.manifest import CONFIG_MIRROR_ANNOTATION as MIRROR
 from harness.staticpods.manifest import CONFIG_SOURCE_ANNOTATION as SOURCE
+from harness.staticpods.mirror_checks import assert_valid_mirror
 from harness.versions import Behaviour
 from harness.waiting import deliberate, watch_until
 
@@ -52,7 +53,7 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
 ):
     """S14; docs: `kubectl delete` of the mirror does not remove the static pod;
     mirror_pod_test.go "should be recreated when mirror pod gracefully deleted" /
-    "should be recreated when mirror pod forcibly deleted";
+    "should be recreated when mirror pod forcibly deleted", with its validateMirrorPod on the new mirror;
     pod_workers.go (each pod re-synced every syncFrequency, with up to 50 % jitter)."""
     node = static_pods.default_node()
     kubelet_reconfigured(node, syncFrequency=SYNC_FREQUENCY)
@@ -70,6 +71,7 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
     pod.assert_container_kept(container)
     record_measurement("mirror_back_seconds", round(back_after, 1))
     assert back_after <= pod.resync_window(syncs=1) + SYNC_MARGIN
+    assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
 
 
 def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, kind_cluster_ready):

@@ -85,33 +85,6 @@ def test_updated_manifests_old_mirror_keeps_its_uid_and_runs_through_the_grace_p
     assert_valid_mirror(kind_cluster_ready.core, new)
 
 
-@pytest.mark.slow  # the mirror comes back at the pod's next periodic sync (syncFrequency 1 m, with jitter)
-def test_a_mirror_recreated_after_a_forced_delete_is_a_valid_mirror(static_pods, kind_cluster_ready):
-    """mirror_pod_test.go "MirrorPod when create a mirror pod should be recreated when mirror pod forcibly
-    deleted" with its validateMirrorPod (hash equals config.mirror, source not "api", one Node owner,
-    Running) applied to the recreated mirror; and after a file removed and put back, mirror_pod_test.go
-    "should successfully recreate when file is removed and recreated"."""
-    pod = static_pods.place(static_pods.manifest())
-    first = pod.wait_for_running_mirror()
-    assert_valid_mirror(kind_cluster_ready.core, first)
-
-    kind_cluster_ready.core.delete_namespaced_pod(
-        first.metadata.name, first.metadata.namespace, grace_period_seconds=0
-    )
-    with deliberate():  # the pod's next periodic sync
-        again = pod.wait_for_mirror(
-            lambda m: m.metadata.uid != first.metadata.uid and m.status.phase == "Running",
-            "recreated, Running",
-        )
-    assert_valid_mirror(kind_cluster_ready.core, again)
-    assert again.metadata.annotations[HASH] == first.metadata.annotations[HASH]
-
-    pod.remove_file()
-    pod.wait_for_mirror_gone()
-    pod.rewrite(pod.manifest)
-    assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
-
-
 # A systemd drop-in that leaves the kubelet without --kubeconfig and --bootstrap-kubeconfig (kind's
 # 10-kubeadm.conf passes them in KUBELET_KUBECONFIG_ARGS): a kubelet with no API server configured at all.
 STANDALONE_DROP_IN = "/etc/systemd/system/kubelet.service.d/90-standalone.conf"
