@@ -69,6 +69,10 @@ class Cluster:
         container = self.docker.containers.get(self.control_plane.name)
         return container.image.tags[0] if container.image.tags else container.image.id
 
+    def node_image_labels(self) -> dict[str, str]:
+        """The labels of the control-plane node container's image (by its id, whatever its tags say now)."""
+        return self.docker.containers.get(self.control_plane.name).image.labels or {}
+
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 

@@ -1,12 +1,11 @@
 """Stand-ins for Go modules that a Kubernetes release requires and the Go module proxy refuses.
 
 A stand-in is a module written here (harness/nodeimage/standins/<name>/) that declares only what the
-built commands use, with its own behaviour said in its package comment. The build replaces the
-required module with it only when the proxy refuses that version, and says so; the node image then
-carries LABEL_STAND_INS, and each run on that image names the stand-in in its node_image.
-
-One so far: Kubernetes 1.38's kubelet imports sigs.k8s.io/iptables-wrappers v1.0.0, whose zip the
-module proxy reachable here refuses (403); its stand-in finds no iptables on the host.
+built commands use; what it does is its package comment, and why it exists is docs/versions.md. The
+build replaces the required module with it only when the proxy refuses that version (403, 404 or 410;
+any other failure stops the build), and says so; the node image then carries LABEL_STAND_INS, and each
+run on that image names the stand-in in its node_image. A refusal is remembered in the build cache,
+so that a build whose stages are all cached needs no proxy.
 """
 
 from __future__ import annotations
@@ -16,15 +15,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-
 from harness.nodeimage import gomodule
 from harness.nodeimage.progress import log
+from harness.paths import cache_dir
 
 STAND_IN_DIRS = {
     "sigs.k8s.io/iptables-wrappers": Path(__file__).parent / "standins" / "iptables-wrappers",
 }
 LABEL_STAND_INS = "static-pod-harness.stand-ins"
+_REFUSAL = re.compile(r"(403|404|410)\b")
 
 
 @dataclass(frozen=True)
@@ -51,16 +50,35 @@ def needed(kubernetes_gomod: str) -> list[StandIn]:
         required = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", kubernetes_gomod, re.M)
         if required is None:
             continue
-        try:
-            gomodule.download(module, required.group(1))
-        except gomodule.NotServed as refused:
-            stand_in = StandIn(module, required.group(1), directory)
-            log(f"the Go module proxy refuses {stand_in} ({refused.reason}): building with its stand-in")
+        stand_in = StandIn(module, required.group(1), directory)
+        if not directory.is_dir():
+            raise gomodule.GoModuleError(f"the stand-in for {stand_in} is missing: {directory}")
+        if _refused(stand_in):
+            log(f"the Go module proxy refuses {stand_in}: building with its stand-in")
             stand_ins.append(stand_in)
     return stand_ins
 
 
-def describe(client: docker.DockerClient, image: str) -> str:
-    """The image's name, and the stand-ins it was built with, if any."""
-    stand_ins = (client.images.get(image).labels or {}).get(LABEL_STAND_INS)
+def _refused(stand_in: StandIn) -> bool:
+    """Does the proxy refuse the module (403, 404, 410)? A refusal seen before answers without it."""
+    seen = cache_dir() / "standins" / f"{stand_in.module.replace('/', '_')}@{stand_in.version}.refused"
+    try:
+        gomodule.download(stand_in.module, stand_in.version)
+    except gomodule.NotServed as answer:
+        if not _REFUSAL.match(answer.reason):
+            raise
+        seen.parent.mkdir(parents=True, exist_ok=True)
+        seen.write_text(answer.reason + "\n")
+        return True
+    except gomodule.GoModuleError:  # no proxy answered
+        if seen.exists():
+            return True
+        raise
+    seen.unlink(missing_ok=True)
+    return False
+
+
+def describe(image: str, labels: dict[str, str]) -> str:
+    """The image's name, and the stand-ins it was built with (its labels say), if any."""
+    stand_ins = labels.get(LABEL_STAND_INS)
     return f"{image} (built with a stand-in for {stand_ins})" if stand_ins else image

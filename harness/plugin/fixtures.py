@@ -163,7 +163,7 @@ def kind_cluster_ready(
         versions[ready.name] = (
             ready.server_version(),
             sorted(set(ready.kubelet_versions().values())),
-            standins.describe(ready.docker, ready.image) if ready.image else "",
+            standins.describe(ready.image, ready.node_image_labels()) if ready.image else "",
         )
     server, kubelets, node_image = versions[ready.name]
     request.node.user_properties += [

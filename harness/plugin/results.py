@@ -177,7 +177,7 @@ class RunResults:
             requested=self.requested,
             kubernetes=info.kubernetes,
             kubelets=info.kubelets,
-            node_image=" ".join(node_images),
+            node_image="; ".join(node_images),  # a described image has spaces of its own
             # Clusters that came up make a column of results; none at all, a failed column.
             status=f"failed: {failed}" if failed and not info.kubernetes else "ran",
             partial=info.partial,

@@ -71,7 +71,9 @@ def test_deleted_mirror_pod_comes_back_by_the_next_periodic_sync_while_the_conta
     pod.assert_container_kept(container)
     record_measurement("mirror_back_seconds", round(back_after, 1))
     assert back_after <= pod.resync_window(syncs=1) + SYNC_MARGIN
-    assert_valid_mirror(kind_cluster_ready.core, pod.wait_for_running_mirror())
+    again = pod.wait_for_running_mirror()
+    assert_valid_mirror(kind_cluster_ready.core, again)
+    assert again.metadata.annotations[HASH] == old.metadata.annotations[HASH]
 
 
 def test_ephemeral_container_is_refused_for_a_mirror_pod(static_pods, kind_cluster_ready):

@@ -7,6 +7,7 @@ import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from harness.nodeimage.standins import STAND_IN_DIRS
 from harness.paths import KIND_CONFIGS, MANIFEST_FIXTURES, PROJECT_ROOT, TESTAPP_SOURCES
 
 PYPROJECT = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())
@@ -29,6 +30,12 @@ def test_data_stays_at_the_top_of_the_repository_and_is_read_from_the_installed_
     assert (KIND_CONFIGS / "single-node.yaml").is_file()
     assert (MANIFEST_FIXTURES / "testapp.yaml").is_file()
     assert (TESTAPP_SOURCES / "Dockerfile").is_file()
+
+
+def test_the_go_stand_ins_ship_in_the_wheel():
+    assert "standins/**/*" in SETUPTOOLS["package-data"]["harness.nodeimage"]
+    for directory in STAND_IN_DIRS.values():
+        assert (directory / "go.mod").is_file()
 
 
 def test_the_lint_tool_is_pinned_exactly():

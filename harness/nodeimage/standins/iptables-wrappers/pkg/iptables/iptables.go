@@ -1,11 +1,7 @@
-// Package iptables stands in for sigs.k8s.io/iptables-wrappers/pkg/iptables, which the kubelet
-// imports from Kubernetes 1.38 (the package moved there from k8s.io/kubernetes/pkg/util/iptables,
-// kubernetes-sigs/iptables-wrappers#16), when the Go module proxy refuses that module.
-//
-// It declares only what the kubelet uses, and it finds no iptables on the host: the kubelet then
-// skips the KUBE-IPTABLES-HINT chain and the KUBE-FIREWALL rule, as on an nftables-only host
-// (initNetworkUtil in pkg/kubelet/kubelet_network_linux.go). Nothing in a kind cluster without
-// kube-proxy reads them, and no static-pod behaviour depends on them.
+// Package iptables stands in for sigs.k8s.io/iptables-wrappers/pkg/iptables where the Go module
+// proxy refuses that module (why: docs/versions.md). It declares only what the kubelet uses, and it
+// finds no iptables on the host, so the kubelet skips its KUBE-IPTABLES-HINT chain and KUBE-FIREWALL
+// rule (initNetworkUtil in pkg/kubelet/kubelet_network_linux.go).
 package iptables
 
 import (
