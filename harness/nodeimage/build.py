@@ -24,8 +24,8 @@ from harness.versions import KIND_VERSION, KubeVersion
 # Nothing outside it is ever tagged, and an image there that no build made is never replaced.
 NAMESPACE = "static-pod-harness"
 LOCAL_GO = toolchain.Toolchain(None, "local Go")
-# go's words for a module version the proxy refuses (HTTP 403/404/410)
-_REFUSED = re.compile(r"([\w./-]+@v[\w.+-]+): reading \S+: (?:403|404|410) ")
+# go's words for a module version the proxy refuses
+_REFUSED = re.compile(rf"([\w./-]+@v[\w.+-]+): reading \S+: {gomodule.REFUSED_STATUS} ")
 
 
 def image_name(version: KubeVersion) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 from harness.errors import HarnessError
 from harness.nodeimage.progress import heartbeat
 
+# The HTTP statuses with which a module proxy refuses a module version it does not serve.
+REFUSED_STATUS = "(?:403|404|410)"
 STAGING_REQUIRE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+v0\.0\.0\s*$", re.MULTILINE)
 # go's words when the module proxy (or the checksum database) cannot be reached at all
 _UNREACHABLE = re.compile(
@@ -38,6 +40,11 @@ class NotServed(GoModuleError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+    @property
+    def refused(self) -> bool:
+        """Did the proxy refuse the version outright (REFUSED_STATUS), rather than fail otherwise?"""
+        return re.match(rf"{REFUSED_STATUS}\b", self.reason) is not None
 
 
 def go() -> str:

@@ -23,7 +23,6 @@ STAND_IN_DIRS = {
     "sigs.k8s.io/iptables-wrappers": Path(__file__).parent / "standins" / "iptables-wrappers",
 }
 LABEL_STAND_INS = "static-pod-harness.stand-ins"
-_REFUSAL = re.compile(r"(403|404|410)\b")
 
 
 @dataclass(frozen=True)
@@ -60,12 +59,12 @@ def needed(kubernetes_gomod: str) -> list[StandIn]:
 
 
 def _refused(stand_in: StandIn) -> bool:
-    """Does the proxy refuse the module (403, 404, 410)? A refusal seen before answers without it."""
+    """Does the proxy refuse the module? A refusal seen before answers without the proxy."""
     seen = cache_dir() / "standins" / f"{stand_in.module.replace('/', '_')}@{stand_in.version}.refused"
     try:
         gomodule.download(stand_in.module, stand_in.version)
     except gomodule.NotServed as answer:
-        if not _REFUSAL.match(answer.reason):
+        if not answer.refused:
             raise
         seen.parent.mkdir(parents=True, exist_ok=True)
         seen.write_text(answer.reason + "\n")

@@ -146,12 +146,6 @@ def restart_until_ready(cluster: Cluster, node: Node, version: str) -> float:
             node.kubelet.restart()
     else:
         node.kubelet.restart()
-    wait_ready_with(cluster, node, version)
-    return time.monotonic() - started
-
-
-def wait_ready_with(cluster: Cluster, node: Node, version: str) -> None:
-    """Until the node is Ready with a kubelet of `version`, as the API server sees it."""
     watch_until(
         cluster.core.list_node,
         lambda n: n is not None and node_ready(n) and n.status.node_info.kubelet_version == version,
@@ -159,3 +153,4 @@ def wait_ready_with(cluster: Cluster, node: Node, version: str) -> None:
         expected=f"node {node.name} Ready with kubelet {version}",
         field_selector=f"metadata.name={node.name}",
     )
+    return time.monotonic() - started
