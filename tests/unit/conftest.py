@@ -4,6 +4,16 @@ from pathlib import Path
 
 import pytest
 
+from harness.plugin.options import OPTIONS
+
+
+@pytest.fixture(autouse=True)
+def _without_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings a caller exports (`make test ARTIFACTS=dir`, Prow's $ARTIFACTS) are not the tests'."""
+    for option in OPTIONS:
+        if option.env:
+            monkeypatch.delenv(option.env, raising=False)
+
 
 @pytest.fixture
 def kind_bin(tmp_path: Path) -> str:

@@ -59,7 +59,7 @@ def run_unrelated(root: Path, *args: str) -> tuple[int, list[str], dict[str, str
     for name, text in UNRELATED.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    env = {k: v for k, v in os.environ.items() if k not in ("ARTIFACTS", "PYTEST_ADDOPTS")}
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", *args],
         cwd=root,
