@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import requests.exceptions
 
 from harness.dockerclient import image_exists
 from harness.errors import HarnessError
+from harness.nodeimage import proc
 from harness.nodeimage.stages import locked
 from harness.paths import TESTAPP_SOURCES, cache_dir
 
@@ -82,20 +82,16 @@ def _build(client: docker.DockerClient, digest: str, reference: str) -> str:
 
 
 def _go_build(output: Path, *, goarch: str) -> None:
-    """A static linux binary (CGO off) for the daemon's architecture, which kind nodes share."""
+    """A static linux binary (CGO off) for the daemon's architecture, which kind nodes share.
+
+    Run as the node image's builds are (proc.run): bounded, and ended with its children."""
     go = shutil.which("go")
     if go is None:
         raise HarnessError("Go toolchain not found on PATH: install Go >= 1.22 to build the test image")
     env = {**os.environ, "CGO_ENABLED": "0", "GOOS": "linux", "GOARCH": goarch}
-    proc = subprocess.run(
-        [go, *GO_BUILD_ARGS, str(output), "."],
-        cwd=TESTAPP_SOURCES,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise HarnessError(f"go build in {TESTAPP_SOURCES} failed: {_one_line(proc.stderr)}")
+    built = proc.run([go, *GO_BUILD_ARGS, str(output), "."], cwd=TESTAPP_SOURCES, env=env)
+    if built.returncode != 0:
+        raise HarnessError(f"go build in {TESTAPP_SOURCES} failed: {_one_line(built.stderr)}")
 
 
 def _one_line(text: str) -> str:

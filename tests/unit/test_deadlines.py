@@ -14,6 +14,7 @@ from harness.cluster import watchdog
 from harness.cluster.kind import Kind, WatchedKindCluster
 from harness.errors import HarnessError
 from harness.nodeimage import proc, rootfs
+from harness.provision import testimage
 
 
 def _gone(pid: int) -> bool:
@@ -51,6 +52,20 @@ def test_a_build_command_within_its_bound_runs_to_its_end(monkeypatch):
     monkeypatch.setattr(proc, "COMMAND_TIMEOUT", 30)
     done = proc.run(["sh", "-c", "echo out; echo err >&2; exit 3"])
     assert (done.returncode, done.stdout, done.stderr) == (3, "out\n", "err\n")
+
+
+def test_the_test_images_go_build_that_overruns_is_ended_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(proc, "COMMAND_TIMEOUT", 0.5)
+    monkeypatch.setattr(proc, "GRACE", 1.0)
+    go = tmp_path / "bin" / "go"  # a go that hangs, as on a module proxy that stopped answering
+    go.parent.mkdir()
+    go.write_text("#!/bin/sh\nexec sleep 300\n")
+    go.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{go.parent}:/usr/bin:/bin")
+    with pytest.raises(
+        HarnessError, match=r"^`go` was still running after 0.5s \(its bound\) and was ended; "
+    ):
+        testimage._go_build(tmp_path / "testapp", goarch="amd64")
 
 
 HANGING_KIND = """#!/bin/sh
