@@ -121,10 +121,17 @@ class StaticPod:
     def wait_for_new_mirror(self, old_uid: str) -> k8s.V1Pod:
         return self.wait_for_mirror(lambda p: p.metadata.uid != old_uid, f"with a UID other than {old_uid}")
 
-    def wait_for_mirror_gone(self) -> None:
+    def wait_for_mirror_gone(self, seen: Callable[[k8s.V1Pod], None] = lambda p: None) -> None:
+        """Until the API server has no mirror; `seen` is given each state of it shown before that."""
+
+        def gone(pod: k8s.V1Pod | None) -> bool:
+            if pod is not None:
+                seen(pod)
+            return pod is None
+
         watch_until(
             self.core.list_namespaced_pod,
-            lambda pod: pod is None,
+            gone,
             timeout=MIRROR_TIMEOUT,
             expected=f"mirror pod {self.namespace}/{self.mirror_name} deleted",
             namespace=self.namespace,
