@@ -22,3 +22,16 @@ installed() {
 }
 
 docker_answers() { command -v docker >/dev/null && timeout 20 docker info >/dev/null 2>&1; }
+
+systemd_runs() { [ "$(cat "$ROOT/proc/1/comm" 2>/dev/null)" = systemd ]; }
+
+# The pids of the dockerd processes that run ("" when none does).
+dockerd_pids() {
+  local comm pid pids=()
+  for comm in "$ROOT"/proc/[0-9]*/comm; do
+    [ "$(cat "$comm" 2>/dev/null)" = dockerd ] || continue
+    pid=${comm%/comm}
+    pids+=("${pid##*/}")
+  done
+  echo "${pids[*]}"
+}

@@ -53,8 +53,6 @@ bounding_set_is_short() {
   (( (16#$bnd >> 24 & 1) == 0 ))
 }
 
-systemd_runs() { [ "$(cat "$ROOT/proc/1/comm" 2>/dev/null)" = systemd ]; }
-
 # The wrapper, and beside it a link to the runc it runs (resolved where runc is when the link is
 # made), both replaced atomically: a running dockerd may call the wrapper at any moment. A link
 # whose runc still runs is kept (PATH may find another runc on a later run, e.g. under sudo), and
@@ -160,17 +158,6 @@ docker_socket() {
     [ -S "$ROOT$sock" ] && { echo "$sock"; return 0; }
   done
   return 0
-}
-
-# The pids of the dockerd processes that run ("" when none does).
-dockerd_pids() {
-  local comm pid pids=()
-  for comm in "$ROOT"/proc/[0-9]*/comm; do
-    [ "$(cat "$comm" 2>/dev/null)" = dockerd ] || continue
-    pid=${comm%/comm}
-    pids+=("${pid##*/}")
-  done
-  echo "${pids[*]}"
 }
 
 NOT_OURS="host-setup installs and starts nothing while a Docker it did not install is here"

@@ -99,6 +99,13 @@ remove_packages() {
   if [ ${#pkgs[@]} -eq 0 ]; then
     rm -f "$STATE/packages" "$STATE/docker"
   elif [ "${REMOVE_PACKAGES:-}" = 1 ]; then
+    # Without an init system, host-setup started dockerd itself, and removing docker.io would not
+    # stop it: it would run on from deleted files, holding its socket.
+    local pids
+    pids=$(dockerd_pids)
+    if [[ " ${pkgs[*]} " == *" docker.io "* ]] && [ -n "$pids" ] && ! systemd_runs; then
+      die "dockerd (pid $pids) runs, and no init system stops it with its package: stop it (kill $pids), then run make host-teardown REMOVE_PACKAGES=1 again; nothing removed"
+    fi
     # apt removes what depends on a package with it (containerd or podman on runc, installed
     # since): what it would remove is asked first, and anything host-setup did not install stops it.
     log=$(mktemp)

@@ -642,6 +642,20 @@ def test_remove_packages_removes_nothing_that_host_setup_did_not_install(machine
     ]
 
 
+def test_remove_packages_stops_at_a_dockerd_no_init_system_would_stop(machine: Machine) -> None:
+    assert machine.run("setup.sh").returncode == 0  # no init system: host-setup started dockerd itself
+    (machine.root / "proc/4242").mkdir()
+    (machine.root / "proc/4242/comm").write_text("dockerd\n")
+    done = machine.run("teardown.sh", REMOVE_PACKAGES="1")
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1] == (
+        "[host-teardown] error: dockerd (pid 4242) runs, and no init system stops it with its package: stop "
+        "it (kill 4242), then run make host-teardown REMOVE_PACKAGES=1 again; nothing removed"
+    )
+    assert not [c for c in machine.calls() if c.startswith("apt-get") and "remove" in c]
+    assert (machine.root / "var/lib/static-pod-harness/host-setup/packages").exists()
+
+
 def test_a_failing_package_removal_shows_apts_output(machine: Machine) -> None:
     assert machine.run("setup.sh").returncode == 0
     (machine.fake / "running").unlink()
