@@ -42,8 +42,13 @@ apt_install() {
     rm -f "$log"
     die "could not install ${missing[*]} with apt-get (output above)"
   fi
-  rm -f "$log"
+  local pkg new
   for pkg in "${missing[@]}"; do record packages "$pkg"; done
+  # What apt installed with them (containerd with docker.io), so that teardown may remove it too.
+  while read -r new; do
+    [[ " ${missing[*]} " == *" $new "* ]] || record pulled "$new"
+  done < <(sed -n 's/^Selecting previously unselected package \([^ :]*\)\(:[^ ]*\)\{0,1\}\.$/\1/p' "$log")
+  rm -f "$log"
 }
 
 bounding_set_is_short() {

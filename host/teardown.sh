@@ -3,9 +3,10 @@
 # the runc-caps-wrapper runtime registration (daemon.json, while it is still exactly what
 # host-setup wrote, and /etc/docker when host-setup made it and it is empty), the wrapper (once
 # no Docker uses it), the sysctl values it raised (the old values back, unless someone changed
-# them since). Packages it installed are removed only with REMOVE_PACKAGES=1, and only when apt
-# would remove nothing else with them. Docker is never stopped or restarted here. A step that
-# fails says so and keeps its record (run it again); the others still run, and the exit status is 1.
+# them since). Packages it installed (and what apt installed with them) are removed only with
+# REMOVE_PACKAGES=1, only when apt would remove nothing else with them, and, where no init system
+# runs, only once dockerd is stopped. Docker is never stopped or restarted here. A step that fails
+# says so and keeps its record (run it again); the others still run, and the exit status is 1.
 set -euo pipefail
 
 SCRIPT=host-teardown
@@ -93,11 +94,12 @@ restore_sysctls() {
 
 remove_packages() {
   [ -e "$STATE/packages" ] || return 0
-  local recorded pkgs removed pkg extra=() log
+  local recorded pulled=() pkgs removed pkg extra=() log
   mapfile -t recorded <"$STATE/packages"
+  [ ! -e "$STATE/pulled" ] || mapfile -t pulled <"$STATE/pulled"  # installed by apt with them
   mapfile -t pkgs < <(installed "${recorded[@]}")
   if [ ${#pkgs[@]} -eq 0 ]; then
-    rm -f "$STATE/packages" "$STATE/docker"
+    rm -f "$STATE/packages" "$STATE/pulled" "$STATE/docker"
   elif [ "${REMOVE_PACKAGES:-}" = 1 ]; then
     # Without an init system, host-setup started dockerd itself, and removing docker.io would not
     # stop it: it would run on from deleted files, holding its socket.
@@ -117,7 +119,7 @@ remove_packages() {
     mapfile -t removed < <(awk '$1 == "Remv" {sub(/:.*/, "", $2); print $2}' "$log")
     rm -f "$log"
     for pkg in "${removed[@]}"; do
-      [[ " ${recorded[*]} " == *" $pkg "* ]] || extra+=("$pkg")
+      [[ " ${recorded[*]} ${pulled[*]} " == *" $pkg "* ]] || extra+=("$pkg")
     done
     if [ ${#extra[@]} -gt 0 ]; then
       die "REMOVE_PACKAGES=1 would also remove ${extra[*]}, which host-setup did not install (they need ${pkgs[*]}): nothing removed; remove the packages you want with apt-get yourself"
@@ -129,8 +131,8 @@ remove_packages() {
       rm -f "$log"
       die "apt-get remove ${pkgs[*]} failed (output above): they stay recorded in $STATE"
     fi
-    rm -f "$log" "$STATE/packages" "$STATE/docker"
-    say "removed ${pkgs[*]} (apt-get autoremove removes what they pulled in)"
+    rm -f "$log" "$STATE/packages" "$STATE/pulled" "$STATE/docker"
+    say "removed ${removed[*]} (apt-get autoremove removes the rest of what they pulled in)"
   else
     say "kept the packages host-setup installed: ${pkgs[*]} (make host-teardown REMOVE_PACKAGES=1 removes them)"
   fi

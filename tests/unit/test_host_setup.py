@@ -66,6 +66,12 @@ FAKES = {
             [ "$p" != "${APT_FAILS:-}" ] || { echo "E: Unable to locate package $p"; exit 100; }
           done
           for p in "${pkgs[@]}"; do
+            # what apt installs with it ($FAKE/pulls: "pkg dependency"), as dpkg says it
+            while read -r pkg dep; do
+              [ "$pkg" != "$p" ] || grep -qx -- "$dep" "$FAKE/installed" || {
+                echo "Selecting previously unselected package $dep:amd64."; echo "$dep" >>"$FAKE/installed"; }
+            done < <(cat "$FAKE/pulls" 2>/dev/null)
+            echo "Selecting previously unselected package $p."
             echo "$p" >>"$FAKE/installed"
             if [ "$p" = docker.io ]; then
               install -m 755 "$FAKE/docker-cli" "$FAKE/bin/docker"
@@ -434,7 +440,8 @@ def test_teardown_reverts_exactly_what_setup_recorded(machine: Machine) -> None:
         f"[host-teardown] removed {WRAPPER} and its runc link",
         "[host-teardown] removing the packages host-setup installed: runc docker.io debootstrap "
         "(a running docker.io stops with it)",
-        "[host-teardown] removed runc docker.io debootstrap (apt-get autoremove removes what they pulled in)",
+        "[host-teardown] removed runc docker.io debootstrap (apt-get autoremove removes the rest of what "
+        "they pulled in)",
         "[host-teardown] done: nothing host-setup added is left",
     ]
     assert machine.calls()[-2:] == [
@@ -640,6 +647,24 @@ def test_remove_packages_removes_nothing_that_host_setup_did_not_install(machine
         "containerd",
         "podman",
     ]
+
+
+def test_remove_packages_removes_what_apt_installed_with_them_too(machine: Machine) -> None:
+    (machine.fake / "pulls").write_text("docker.io containerd\n")  # as Debian's docker.io does
+    (machine.fake / "depends").write_text("containerd runc\n")
+    assert machine.run("setup.sh").returncode == 0
+    assert (machine.root / "var/lib/static-pod-harness/host-setup/pulled").read_text() == "containerd\n"
+    (machine.fake / "running").unlink()
+    machine.run("teardown.sh")  # the wrapper goes once Docker no longer uses it
+
+    done = machine.run("teardown.sh", REMOVE_PACKAGES="1")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "[host-teardown] removed runc docker.io debootstrap containerd (apt-get autoremove removes the rest "
+        "of what they pulled in)" in done.stdout.splitlines()
+    )
+    assert (machine.fake / "installed").read_text() == ""
+    assert not (machine.root / "var/lib/static-pod-harness").exists()
 
 
 def test_remove_packages_stops_at_a_dockerd_no_init_system_would_stop(machine: Machine) -> None:
