@@ -44,10 +44,11 @@ apt_install() {
   fi
   local pkg new
   for pkg in "${missing[@]}"; do record packages "$pkg"; done
-  # What apt installed with them (containerd with docker.io), so that teardown may remove it too.
+  # What apt installed with them (containerd with docker.io), so that teardown may remove it too:
+  # dpkg's own lines, which end in CR LF (apt runs it on a terminal of its own).
   while read -r new; do
     [[ " ${missing[*]} " == *" $new "* ]] || record pulled "$new"
-  done < <(sed -n 's/^Selecting previously unselected package \([^ :]*\)\(:[^ ]*\)\{0,1\}\.$/\1/p' "$log")
+  done < <(tr -d '\r' <"$log" | sed -n 's/^Selecting previously unselected package \([^ :]*\)\(:[^ ]*\)\{0,1\}\.$/\1/p')
   rm -f "$log"
 }
 

@@ -66,12 +66,13 @@ FAKES = {
             [ "$p" != "${APT_FAILS:-}" ] || { echo "E: Unable to locate package $p"; exit 100; }
           done
           for p in "${pkgs[@]}"; do
-            # what apt installs with it ($FAKE/pulls: "pkg dependency"), as dpkg says it
+            # what apt installs with it ($FAKE/pulls: "pkg dependency"), as dpkg says it (CR LF)
             while read -r pkg dep; do
               [ "$pkg" != "$p" ] || grep -qx -- "$dep" "$FAKE/installed" || {
-                echo "Selecting previously unselected package $dep:amd64."; echo "$dep" >>"$FAKE/installed"; }
+                printf 'Selecting previously unselected package %s:amd64.\r\n' "$dep"
+                echo "$dep" >>"$FAKE/installed"; }
             done < <(cat "$FAKE/pulls" 2>/dev/null)
-            echo "Selecting previously unselected package $p."
+            printf 'Selecting previously unselected package %s.\r\n' "$p"
             echo "$p" >>"$FAKE/installed"
             if [ "$p" = docker.io ]; then
               install -m 755 "$FAKE/docker-cli" "$FAKE/bin/docker"
