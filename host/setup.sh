@@ -122,7 +122,15 @@ start_docker() {
     systemctl start docker
   else
     say "no init system manages Docker here: starting dockerd (log: $ROOT/var/log/dockerd.log)"
-    nohup dockerd >>"$ROOT/var/log/dockerd.log" 2>&1 &  # appended: never truncate another's log
+    # dockerd outlives this run: it must hold none of the caller's files open (a CI step's pipe, a
+    # flock), or whatever waits for them to close waits as long as Docker runs.
+    (
+      for fd in /proc/self/fd/*; do
+        fd=${fd##*/}
+        [ "$fd" -le 2 ] || eval "exec $fd>&-"
+      done
+      exec nohup dockerd </dev/null >>"$ROOT/var/log/dockerd.log" 2>&1  # appended: never truncate another's log
+    ) &
   fi
   for _ in $(seq 1 60); do
     docker_answers && { say "Docker is up ($(docker version -f '{{.Server.Version}}'))"; return 0; }

@@ -122,6 +122,7 @@ esac
 """
 DOCKERD = """#!/bin/bash
 echo "dockerd $*" >>"$FAKE/calls"
+ls /proc/$$/fd >"$FAKE/dockerd-fds"  # the files it holds open
 # what the daemon runs with until it restarts
 cat "$FAKE/root/etc/docker/daemon.json" >"$FAKE/running" 2>/dev/null || true
 """
@@ -175,7 +176,9 @@ class Machine:
         if running:
             (self.fake / "running").touch()
 
-    def run(self, script: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: str, pass_fds: tuple[int, ...] = (), **env: str
+    ) -> subprocess.CompletedProcess[str]:
         (self.fake / "calls").write_text("")
         base = {
             "PATH": f"{self.bin}:{self.tools}",
@@ -191,6 +194,7 @@ class Machine:
             text=True,
             env={**base, **env},
             timeout=60,
+            pass_fds=pass_fds,
         )
 
     def calls(self) -> list[str]:
@@ -336,6 +340,14 @@ def test_a_docker_client_alone_is_no_docker_installs_docker_io_beside_it(machine
     assert "[host-setup] Docker is up (20.10.24)" in done.stdout
     assert (client_dir / "docker").read_text() == DOCKER_CLI  # the user's client, untouched
     assert machine.tree()["var/lib/static-pod-harness/host-setup/docker"] == "installed\n"
+
+
+def test_the_dockerd_it_starts_holds_none_of_the_callers_files(machine: Machine, tmp_path: Path) -> None:
+    with (tmp_path / "lock").open("w") as lock:  # a flock of the caller's, or a CI step's pipe
+        held = lock.fileno()
+        assert machine.run("setup.sh", pass_fds=(held,)).returncode == 0
+    # setup waited for it to answer, which it does after listing its files
+    assert str(held) not in (machine.fake / "dockerd-fds").read_text().split()
 
 
 def test_a_docker_client_alone_as_another_user_says_what_to_do(machine: Machine) -> None:
